@@ -1,0 +1,91 @@
+"""Application assembly: the core on its database, and the Telegram bot (long polling) around it."""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+
+from telegram import Update
+from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
+
+from bot import telegram as tg
+from bot.sender import OutboxSender
+from bot.settings import Settings
+from handlers.core import Clock, Core, system_clock
+from health.rules import load_rules
+from storage.db import Database
+from storage.migrate import upgrade
+
+log = logging.getLogger(__name__)
+
+
+def build_core(settings: Settings, clock: Clock = system_clock,
+               staff_console: tuple[str, str] | None = None) -> Core:
+    admins = [(tg.CHANNEL, str(i)) for i in settings.admin_ids]
+    return Core(Database(settings.database_url), load_rules(settings.rules_file), settings.tz, admins, clock,
+                staff_console)
+
+
+class TelegramBot:
+    """The bot on Telegram: long polling in, the core in the middle, direct replies and the outbox out."""
+
+    def __init__(self, settings: Settings, core: Core | None = None, poll_timeout: int = 10) -> None:
+        self.settings = settings
+        self.core = core or build_core(settings)
+        self.poll_timeout = poll_timeout
+        self.app = (Application.builder().token(settings.telegram_token).base_url(settings.telegram_base_url)
+                    .rate_limiter(AIORateLimiter(max_retries=3)).build())
+        self.app.add_handler(TypeHandler(Update, self.on_update))
+        self.app.add_error_handler(self.on_error)
+        self.sender = OutboxSender(self.core, tg.CHANNEL, tg.deliverer(self.app.bot))
+
+    async def on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
+        incoming = tg.to_incoming(update)
+        if incoming is None:
+            return
+        replies = await self.core.handle(incoming)
+        await tg.show(self.app.bot, incoming.chat_id, replies, update.callback_query)
+
+    async def on_error(self, _update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        # The type only: exception texts from the network layer may quote message content.
+        log.error("telegram update failed: %s", type(context.error).__name__)
+
+    async def start(self) -> None:
+        await upgrade(self.settings.database_url)
+        await self.app.initialize()
+        await tg.set_command_menus(self.app.bot)
+        await self.app.start()
+        await self.app.updater.start_polling(timeout=self.poll_timeout, poll_interval=0,
+                                             allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY])
+        self.sender.start()
+        log.info("cachly is running as @%s", self.app.bot.username)
+
+    async def stop(self) -> None:
+        await self.sender.stop()
+        if self.app.updater.running:
+            await self.app.updater.stop()
+        if self.app.running:
+            await self.app.stop()
+        await self.app.shutdown()
+        await self.core.db.dispose()
+
+
+async def serve(settings: Settings) -> None:
+    bot = TelegramBot(settings)
+    await bot.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await bot.stop()
+
+
+def run_polling(settings: Settings) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # its lines carry the bot token in URLs
+    asyncio.run(serve(settings))

@@ -1,0 +1,103 @@
+"""The Telegram channel: updates become Incoming, Replies become messages, keyboards and edits."""
+from __future__ import annotations
+
+import logging
+
+from telegram import (
+    Bot, BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, CallbackQuery,
+    InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update,
+)
+from telegram.error import BadRequest, Forbidden, RetryAfter
+
+from bot.sender import RetryLater, Undeliverable
+from conversations.messages import Incoming, Reply
+from locales import LANGUAGES, t
+
+log = logging.getLogger(__name__)
+CHANNEL = "telegram"
+PRIVATE_COMMANDS = [("khaibao", "checkin"), ("start", None), ("nguoithan", "household"), ("ngonngu", "language"),
+                    ("huy", "cancel"), ("trogiup", "help")]
+GROUP_COMMANDS = [("lienket", "bind"), ("trogiup", "help")]
+
+
+def to_incoming(update: Update) -> Incoming | None:
+    """The channel-neutral form of an update, or None for updates the bot does not act on."""
+    user, chat = update.effective_user, update.effective_chat
+    if user is None or chat is None or user.is_bot:
+        return None
+    common = dict(channel=CHANNEL, user_id=str(user.id), chat_id=str(chat.id),
+                  chat_type="private" if chat.type == "private" else "group",
+                  language_code=user.language_code, user_name=user.full_name)
+    if update.callback_query is not None:
+        query = update.callback_query
+        message_id = str(query.message.message_id) if query.message else None
+        return Incoming(**common, button=query.data or "", message_id=message_id)
+    message = update.message
+    if message is None:
+        return None
+    if message.contact is not None:
+        own = message.contact.user_id in (None, user.id)
+        return Incoming(**common, contact_phone=message.contact.phone_number, contact_is_own=own)
+    return Incoming(**common, text=message.text or message.caption or "")
+
+
+def markup(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None:
+    if reply.buttons:
+        return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.payload) for b in row]
+                                     for row in reply.buttons])
+    if reply.request_contact:
+        return ReplyKeyboardMarkup([[KeyboardButton(reply.request_contact, request_contact=True)]],
+                                   resize_keyboard=True, one_time_keyboard=True)
+    if reply.remove_keyboard:
+        return ReplyKeyboardRemove()
+    return None
+
+
+async def show(bot: Bot, chat_id: str, replies: list[Reply], query: CallbackQuery | None = None) -> None:
+    """Send, or edit in place, each reply; a pressed button always gets its answer (and toast)."""
+    toasts = [r.text for r in replies if r.toast]
+    if query is not None:
+        await query.answer(toasts[0][:200] if toasts else None)
+    for reply in replies:
+        if reply.toast and query is not None:
+            continue
+        target = reply.chat_id or chat_id
+        if reply.edit_id is not None:
+            await edit(bot, target, reply)
+        else:
+            await bot.send_message(target, reply.text, reply_markup=markup(reply))
+
+
+async def edit(bot: Bot, chat_id: str, reply: Reply) -> None:
+    keyboard = markup(reply)
+    try:
+        await bot.edit_message_text(reply.text, chat_id=chat_id, message_id=int(reply.edit_id),
+                                    reply_markup=keyboard if isinstance(keyboard, InlineKeyboardMarkup) else None)
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower():
+            raise
+
+
+def deliverer(bot: Bot):
+    """The outbox's delivery function for Telegram, mapping its errors to retry or give up."""
+    async def deliver(chat_id: str, payload: dict) -> str | None:
+        reply = Reply.from_payload(payload)
+        try:
+            message = await bot.send_message(chat_id, reply.text, reply_markup=markup(reply))
+        except RetryAfter as exc:
+            raise RetryLater(float(exc.retry_after if isinstance(exc.retry_after, int | float)
+                                   else exc.retry_after.total_seconds())) from None
+        except (Forbidden, BadRequest) as exc:
+            raise Undeliverable(f"{type(exc).__name__}: {exc.message}") from None
+        return str(message.message_id)
+    return deliver
+
+
+async def set_command_menus(bot: Bot) -> None:
+    """The command menu in Vietnamese (default) and English, for private chats and for groups."""
+    for lang in LANGUAGES:
+        code = None if lang == "vi" else lang
+        for scope, commands in ((BotCommandScopeAllPrivateChats(), PRIVATE_COMMANDS),
+                                (BotCommandScopeAllGroupChats(), GROUP_COMMANDS)):
+            menu = [BotCommand(vi if lang == "vi" or en is None else en, t(lang, f"cmd.{vi}")) for vi, en in commands]
+            await bot.set_my_commands(menu, scope=scope, language_code=code)

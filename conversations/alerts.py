@@ -1,0 +1,99 @@
+"""Alerts to the station: created with the declaration, posted through the outbox, taken with a button."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from conversations.messages import Button, Reply
+from locales import t
+from storage.models import Account, Alert, Declaration, Person, Station
+from storage.outbox import enqueue
+from storage.stations import bound_chats
+
+if TYPE_CHECKING:
+    from handlers.core import Core
+
+ACK, RESOLVE = "ack", "done"
+OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
+GROUP_LANGUAGE = "vi"  # station groups read Vietnamese
+
+
+async def raise_alert(session: AsyncSession, core: Core, person: Person, declaration: Declaration) -> Alert:
+    """Store the alert and queue it for the station's groups (or the admins) in the same transaction."""
+    alert = Alert(person_id=person.id, station_id=person.station_id, declaration_id=declaration.id,
+                  tier=declaration.tier, created_at=declaration.declared_at)
+    session.add(alert)
+    await session.flush()
+    for channel, chat_id, lang in await destinations(session, core, person.station_id):
+        reply = await render_alert(session, core, alert, lang)
+        enqueue(session, channel, chat_id, reply.to_payload(), alert_id=alert.id)
+    return alert
+
+
+async def destinations(session: AsyncSession, core: Core, station_id: int) -> list[tuple[str, str, str]]:
+    """The station's bound groups; with none, the admins in private. Plus the sandbox console, if any."""
+    chats = [(b.channel, b.chat_id, GROUP_LANGUAGE) for b in await bound_chats(session, station_id)]
+    if not chats:
+        for channel, chat_id in core.admin_chats:
+            account = (await session.exec(select(Account).where(
+                Account.channel == channel, Account.external_id == chat_id))).first()
+            chats.append((channel, chat_id, account.language if account else GROUP_LANGUAGE))
+    if core.staff_console is not None and core.staff_console not in [(c, i) for c, i, _ in chats]:
+        chats.append((*core.staff_console, GROUP_LANGUAGE))
+    return chats
+
+
+async def render_alert(session: AsyncSession, core: Core, alert: Alert, lang: str) -> Reply:
+    person = await session.get(Person, alert.person_id)
+    station = await session.get(Station, alert.station_id)
+    declaration = await session.get(Declaration, alert.declaration_id) if alert.declaration_id else None
+    local = core.to_local
+    lines = [
+        t(lang, f"alert.title.{alert.tier}"),
+        t(lang, "alert.person", name=person.full_name, age=core.today().year - person.birth_year,
+          gender=t(lang, f"gender.{person.gender}")),
+        t(lang, "alert.phone", phone=person.phone),
+        t(lang, "alert.address", address=person.address, station=station.full_name or station.name),
+        t(lang, "alert.category", category=t(lang, f"category.{person.category}"),
+          end=person.end_date.strftime("%d/%m/%Y")),
+    ]
+    if declaration is not None:
+        lines.append(t(lang, "alert.reasons", reasons="; ".join(reason_texts(core, lang, declaration.reasons))))
+        lines.append(t(lang, "alert.values", temperature=f"{declaration.temperature:.1f}",
+                       spo2=declaration.spo2 if declaration.spo2 is not None else "—",
+                       breathing=declaration.breathing_rate if declaration.breathing_rate is not None else "—"))
+        if declaration.note:
+            lines.append(t(lang, "alert.note", note=declaration.note))
+        lines.append(t(lang, "alert.declared_at", at=local(declaration.declared_at).strftime("%H:%M %d/%m/%Y")))
+        if not person.is_self:
+            lines.append(t(lang, "alert.by_household"))
+    if alert.acknowledged_at:
+        lines.append(t(lang, "alert.acknowledged", who=alert.acknowledged_by,
+                       at=local(alert.acknowledged_at).strftime("%H:%M %d/%m")))
+    if alert.resolved_at:
+        lines.append(t(lang, "alert.resolved", who=alert.resolved_by,
+                       at=local(alert.resolved_at).strftime("%H:%M %d/%m")))
+    return Reply("\n".join(lines), alert_buttons(lang, alert))
+
+
+def alert_buttons(lang: str, alert: Alert) -> list[list[Button]]:
+    row = []
+    if alert.status == OPEN:
+        row.append(Button(t(lang, "alert.button.ack"), f"alert:{ACK}:{alert.id}"))
+    if alert.status != RESOLVED:
+        row.append(Button(t(lang, "alert.button.resolve"), f"alert:{RESOLVE}:{alert.id}"))
+    return [row] if row else []
+
+
+def reason_texts(core: Core, lang: str, reasons: list[dict]) -> list[str]:
+    texts = []
+    for reason in reasons:
+        params = dict(reason.get("params", {}))
+        if reason["key"] == "reason.symptom":
+            symptom = core.rules.symptom(params["code"])
+            custom = symptom.label.get(lang) if symptom is not None else None
+            params["name"] = custom or t(lang, f"symptom.{params['code']}")
+        texts.append(t(lang, reason["key"], **params))
+    return texts

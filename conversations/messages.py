@@ -1,0 +1,64 @@
+"""What flows between a channel and the core: an Incoming message in, Replies out. No channel types here."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One thing a person did in a chat: a text, a command, a button press or a shared contact."""
+
+    channel: str  # telegram / sandbox
+    user_id: str
+    chat_id: str
+    chat_type: str = "private"  # private / group
+    text: str | None = None
+    button: str | None = None  # payload of the pressed button
+    contact_phone: str | None = None
+    contact_is_own: bool = True
+    language_code: str | None = None
+    user_name: str = ""  # display name, for "taken by …" in staff groups
+    message_id: str | None = None  # the message the pressed button was on
+
+    @property
+    def command(self) -> tuple[str, list[str]] | None:
+        """('/khaibao', ['args']) for a command, command name lower-cased and without @botname."""
+        if not self.text or not self.text.startswith("/"):
+            return None
+        head, *args = self.text.split()
+        return head.split("@", 1)[0].lower(), args
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    payload: str
+
+
+@dataclass
+class Reply:
+    """A message to show: text and optional rows of buttons.
+
+    `edit_id` replaces that earlier message of the chat instead of sending a new one; `toast` marks a
+    short notice that a channel may show as a pop-up on the pressed button.
+    """
+
+    text: str
+    buttons: list[list[Button]] = field(default_factory=list)
+    request_contact: str | None = None  # label of a share-my-phone button, where the channel has one
+    remove_keyboard: bool = False  # drop a share-contact keyboard shown earlier
+    edit_id: str | None = None
+    toast: bool = False
+    chat_id: str | None = None  # another chat of the same channel; None: the chat it answers
+
+    def to_payload(self) -> dict:
+        return {"text": self.text, "buttons": [[[b.label, b.payload] for b in row] for row in self.buttons]}
+
+    @classmethod
+    def from_payload(cls, payload: dict) -> Reply:
+        rows = [[Button(label, data) for label, data in row] for row in payload.get("buttons", [])]
+        return cls(text=payload["text"], buttons=rows)
+
+
+def one_per_row(buttons: list[Button]) -> list[list[Button]]:
+    return [[b] for b in buttons]

@@ -1,0 +1,75 @@
+"""Forgiving parsers for what people type. Each returns the value, or None when it cannot be read."""
+from __future__ import annotations
+
+import re
+from datetime import date
+
+_NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
+_SEPARATORS = re.compile(r"[\s.\-()]")
+_VN_MOBILE = re.compile(r"0[1-9]\d{8}")
+_DATE = re.compile(r"(\d{1,2})\s*[/.\-]\s*(\d{1,2})(?:\s*[/.\-]\s*(\d{2,4}))?")
+
+
+def first_number(text: str) -> float | None:
+    """The first number in the text, comma or dot as decimal mark: '37,5 độ' -> 37.5."""
+    match = _NUMBER.search(text or "")
+    return float(match.group().replace(",", ".")) if match else None
+
+
+def whole_number(text: str) -> int | None:
+    """A text that is just a whole number (spaces around allowed): ' 95 ' -> 95, '95%' -> 95."""
+    cleaned = (text or "").strip().rstrip("%").strip()
+    return int(cleaned) if cleaned.isdigit() else None
+
+
+def full_name(text: str) -> str | None:
+    """A person's name: 2 to 100 characters, letters and spaces (and ' - .), at least two letters."""
+    name = " ".join((text or "").split())
+    if not 2 <= len(name) <= 100 or sum(c.isalpha() for c in name) < 2:
+        return None
+    if any(not (c.isalpha() or c in " '-.") for c in name):
+        return None
+    return name.title() if name.islower() else name
+
+
+def birth_year(text: str, this_year: int) -> int | None:
+    year = whole_number(text)
+    return year if year is not None and 1900 <= year <= this_year else None
+
+
+def phone(text: str) -> str | None:
+    """A Vietnamese phone number typed as 0xxxxxxxxx or +84xxxxxxxxx (spaces, dots, dashes allowed)."""
+    digits = _SEPARATORS.sub("", text or "")
+    if digits.startswith("+84"):
+        digits = "0" + digits[3:]
+    elif digits.startswith("84") and len(digits) == 11:
+        digits = "0" + digits[2:]
+    return digits if _VN_MOBILE.fullmatch(digits) else None
+
+
+def shared_phone(raw: str) -> str | None:
+    """A number from a chat app's share-contact button: Vietnamese ones as 0x…, others kept as +digits."""
+    vietnamese = phone(raw if raw.startswith("+") else "+" + raw)
+    if vietnamese:
+        return vietnamese
+    digits = _SEPARATORS.sub("", raw or "").lstrip("+")
+    return "+" + digits if digits.isdigit() and 8 <= len(digits) <= 15 else None
+
+
+def id_number(text: str) -> str | None:
+    """A CCCD (citizen identity card) number: 12 digits, spaces and dots allowed."""
+    digits = _SEPARATORS.sub("", text or "")
+    return digits if len(digits) == 12 and digits.isdigit() else None
+
+
+def day(text: str, today: date) -> date | None:
+    """A date typed as dd/mm/yyyy (also dd-mm-yyyy, dd.mm.yy, or dd/mm for this year)."""
+    match = _DATE.fullmatch((text or "").strip())
+    if not match:
+        return None
+    d, m, y = match.groups()
+    year = today.year if y is None else int(y) + (2000 if len(y) == 2 else 0)
+    try:
+        return date(year, int(m), int(d))
+    except ValueError:
+        return None

@@ -1,0 +1,145 @@
+"""Registration of oneself: consent, identity, contact, station, address, quarantine; then a summary."""
+from __future__ import annotations
+
+from datetime import date
+
+from conversations import parse
+from conversations.messages import Button, Reply, one_per_row
+from conversations.person_steps import (
+    EDIT_MENU, SUMMARY, ask, birth_year_step, category_step, edit_menu_step, end_date, following,
+    gender_step, name_step, start_date_step, summary_lines,
+)
+from conversations.runtime import Context, Done, Flow, Input, Next, Outcome, Retry, Stay, Step
+from storage.models import Person
+from storage.stations import find_stations, get_station
+
+ORDER = ["consent", "name", "birth_year", "gender", "phone", "id_number", "station", "address", "category",
+         "start_date", SUMMARY]
+EDITABLE = ORDER[1:-1]
+CHECKIN_BUTTON = "go:checkin"
+
+
+async def ask_consent(ctx: Context) -> list[Reply]:
+    days = ctx.core.retention_days
+    buttons = [[ctx.button("consent", "yes", "consent.yes"), ctx.button("consent", "no", "consent.no")]]
+    return [Reply(ctx.t("reg.welcome")), Reply(ctx.t("ask.consent", days=days), buttons)]
+
+
+async def answer_consent(ctx: Context, inp: Input) -> Outcome:
+    if inp.choice == "yes":
+        ctx.data["consent"] = True
+        return Next("name")
+    if inp.choice == "no":
+        return Done([Reply(ctx.t("reg.consent_refused"))])
+    return Retry(ctx.t("err.use_buttons"))
+
+
+async def ask_phone(ctx: Context) -> list[Reply]:
+    return [Reply(ctx.t("ask.phone"), request_contact=ctx.t("phone.share"))]
+
+
+async def answer_phone(ctx: Context, inp: Input) -> Outcome:
+    if inp.contact_phone is not None:
+        number = parse.shared_phone(inp.contact_phone) if inp.contact_is_own else None
+        if number is None:
+            return Retry(ctx.t("err.phone_contact"))
+    else:
+        number = parse.phone(inp.text or "")
+        if number is None:
+            return Retry(ctx.t("err.phone"))
+    ctx.data["phone"] = number
+    ack = Reply(ctx.t("reg.phone_saved", phone=number), remove_keyboard=True)
+    return Next(following(ctx, ORDER, "phone"), [ack])
+
+
+async def ask_id_number(ctx: Context) -> list[Reply]:
+    return [Reply(ctx.t("ask.id_number"), [[ctx.button("id_number", "skip", "common.skip")]])]
+
+
+async def answer_id_number(ctx: Context, inp: Input) -> Outcome:
+    if inp.choice == "skip":
+        ctx.data["id_number"] = None
+    else:
+        number = parse.id_number(inp.text or "")
+        if number is None:
+            return Retry(ctx.t("err.id_number"))
+        ctx.data["id_number"] = number
+    return Next(following(ctx, ORDER, "id_number"))
+
+
+async def answer_station(ctx: Context, inp: Input) -> Outcome:
+    if inp.choice:
+        station = await get_station(ctx.session, inp.choice)
+        if station is None or not station.active:
+            return Retry(ctx.t("err.station_gone"))
+        ctx.data["station_code"], ctx.data["station_name"] = station.code, station.full_name or station.name
+        return Next(following(ctx, ORDER, "station"))
+    query = (inp.text or "").strip()
+    if len(query) < 2:
+        return Retry(ctx.t("err.station_query"))
+    found = await find_stations(ctx.session, query)
+    if not found:
+        return Retry(ctx.t("err.station_none", query=query[:50]))
+    buttons = [ctx.choice("station", s.code, s.full_name or s.name) for s in found]
+    return Stay([Reply(ctx.t("reg.station_pick"), one_per_row(buttons))])
+
+
+async def answer_address(ctx: Context, inp: Input) -> Outcome:
+    address = " ".join((inp.text or "").split())
+    if not 3 <= len(address) <= 300 or not any(c.isalnum() for c in address):
+        return Retry(ctx.t("err.address"))
+    ctx.data["address"] = address
+    return Next(following(ctx, ORDER, "address"))
+
+
+async def ask_summary(ctx: Context) -> list[Reply]:
+    text = "\n".join([ctx.t("reg.summary_title"), *summary_lines(ctx, ctx.data), "", ctx.t("reg.summary_check")])
+    buttons = [[ctx.button(SUMMARY, "ok", "common.confirm"), ctx.button(SUMMARY, "edit", "common.edit")]]
+    return [Reply(text, buttons)]
+
+
+async def answer_summary(ctx: Context, inp: Input) -> Outcome:
+    if inp.choice == "edit":
+        return Next(EDIT_MENU)
+    if inp.choice != "ok":
+        return Retry(ctx.t("err.use_buttons"))
+    station = await get_station(ctx.session, ctx.data["station_code"])
+    if station is None or not station.active:
+        ctx.data["_editing"] = True
+        return Next("station", [Reply(ctx.t("err.station_gone"))])
+    person = make_person(ctx, ctx.data, station.id)
+    ctx.session.add(person)
+    await ctx.session.flush()
+    done = Reply(ctx.t("reg.done", end=person.end_date.strftime("%d/%m/%Y"), slots=ctx.core.slot_text()),
+                 [[Button(ctx.t("menu.checkin"), CHECKIN_BUTTON)]])
+    return Done([done])
+
+
+def make_person(ctx: Context, data: dict, station_id: int, is_self: bool = True) -> Person:
+    start = date.fromisoformat(data["start_date"])
+    return Person(
+        account_id=ctx.account.id, is_self=is_self, full_name=data["full_name"], birth_year=data["birth_year"],
+        gender=data["gender"], phone=data["phone"], id_number=data.get("id_number"), station_id=station_id,
+        address=data["address"], category=data["category"], start_date=start,
+        end_date=end_date(ctx, data["category"], start),
+    )
+
+
+FLOW = Flow(
+    name="registration",
+    first="consent",
+    steps={
+        "consent": Step(ask_consent, answer_consent),
+        "name": name_step(ORDER, "self"),
+        "birth_year": birth_year_step(ORDER, "self"),
+        "gender": gender_step(ORDER, "self"),
+        "phone": Step(ask_phone, answer_phone),
+        "id_number": Step(ask_id_number, answer_id_number),
+        "station": Step(ask("ask.station"), answer_station),
+        "address": Step(ask("ask.address"), answer_address),
+        "category": category_step(ORDER, "self"),
+        "start_date": start_date_step(ORDER, "self"),
+        SUMMARY: Step(ask_summary, answer_summary),
+        EDIT_MENU: edit_menu_step(EDITABLE),
+    },
+)

@@ -1,0 +1,174 @@
+"""The state-machine runtime: a flow is named steps; each asks a question and reads the answer.
+
+The current step and the answers so far live in the ConversationState row of the account, so a
+restart resumes where the person was. A bad answer gets its error message and the same question
+again; the answers already given stay.
+"""
+from __future__ import annotations
+
+import copy
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import TYPE_CHECKING, Union
+
+from sqlmodel import select
+
+from conversations.messages import Button, Incoming, Reply
+from locales import t
+from storage.models import Account, ConversationState, utcnow
+
+if TYPE_CHECKING:
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from handlers.core import Core
+
+STEP_BUTTON = "s"  # payload prefix of a button that answers a step: "s:<step>:<value>"
+
+
+@dataclass
+class Context:
+    session: AsyncSession
+    account: Account
+    core: Core
+    incoming: Incoming
+    data: dict = field(default_factory=dict)
+
+    @property
+    def lang(self) -> str:
+        return self.account.language
+
+    def t(self, key: str, **params: object) -> str:
+        return t(self.account.language, key, **params)
+
+    def now(self) -> datetime:
+        return self.core.now()
+
+    def today(self) -> date:
+        return self.core.today()
+
+    def button(self, step: str, value: str, key: str, **params: object) -> Button:
+        """A button answering `step` with `value`, labelled with a catalog message."""
+        return self.choice(step, value, self.t(key, **params))
+
+    @staticmethod
+    def choice(step: str, value: str, label: str) -> Button:
+        """A button answering `step` with `value`, labelled with data (a station's or a person's name)."""
+        return Button(label, f"{STEP_BUTTON}:{step}:{value}")
+
+
+@dataclass
+class Next:
+    step: str
+    before: list[Reply] = field(default_factory=list)
+
+
+@dataclass
+class Retry:
+    error: str  # the message saying what is expected; the question follows
+
+
+@dataclass
+class Stay:
+    replies: list[Reply]
+
+
+@dataclass
+class Done:
+    replies: list[Reply]
+
+
+Outcome = Union[Next, Retry, Stay, Done]
+Ask = Callable[[Context], Awaitable[list[Reply]]]
+
+
+@dataclass(frozen=True)
+class Input:
+    """What the person gave a step: typed text, the value of one of the step's buttons, or a contact."""
+
+    text: str | None = None
+    choice: str | None = None
+    contact_phone: str | None = None
+    contact_is_own: bool = True
+
+
+@dataclass(frozen=True)
+class Step:
+    ask: Ask
+    answer: Callable[[Context, Input], Awaitable[Outcome]]
+
+
+@dataclass(frozen=True)
+class Flow:
+    name: str
+    first: str
+    steps: dict[str, Step]
+    start: Callable[[Context], Awaitable[list[Reply] | None]] | None = None  # None: go; replies: refuse
+
+
+async def load_state(session: AsyncSession, account_id: int) -> ConversationState | None:
+    return (await session.exec(select(ConversationState).where(ConversationState.account_id == account_id))).first()
+
+
+async def clear_state(session: AsyncSession, account_id: int) -> bool:
+    state = await load_state(session, account_id)
+    if state is None:
+        return False
+    await session.delete(state)
+    return True
+
+
+async def begin(ctx: Context, flow: Flow, data: dict | None = None, first: str | None = None) -> list[Reply]:
+    """Start a flow for the account (replacing any other) and ask its first question."""
+    ctx.data = dict(data or {})
+    if flow.start is not None:
+        refusal = await flow.start(ctx)
+        if refusal is not None:
+            return refusal
+    step = first or ctx.data.pop("_first", None) or flow.first  # a start hook may skip ahead
+    await _save(ctx, flow.name, step)
+    return await flow.steps[step].ask(ctx)
+
+
+async def resume(ctx: Context, flow: Flow, state: ConversationState) -> list[Reply]:
+    """Ask the current question again, e.g. after /start in the middle of a flow."""
+    ctx.data = copy.deepcopy(state.data)  # deep: the stored value must stay unchanged to detect the update
+    return await flow.steps[state.step].ask(ctx)
+
+
+async def advance(ctx: Context, flow: Flow, state: ConversationState, inc: Incoming) -> list[Reply]:
+    """Give the person's input to the current step and move the flow on."""
+    ctx.data = copy.deepcopy(state.data)  # deep: the stored value must stay unchanged to detect the update
+    step = flow.steps.get(state.step)
+    if step is None:  # a step removed by an upgrade: start the flow again rather than fail
+        return await begin(ctx, flow, ctx.data)
+    answer = _answer_for(state.step, inc)
+    if answer is None:  # a button from an older question
+        return [Reply(ctx.t("common.stale_button")), *await step.ask(ctx)]
+    outcome = await step.answer(ctx, answer)
+    if isinstance(outcome, Retry):
+        await _save(ctx, flow.name, state.step)
+        return [Reply(outcome.error), *await step.ask(ctx)]
+    if isinstance(outcome, Stay):
+        await _save(ctx, flow.name, state.step)
+        return outcome.replies
+    if isinstance(outcome, Next):
+        await _save(ctx, flow.name, outcome.step)
+        return [*outcome.before, *await flow.steps[outcome.step].ask(ctx)]
+    await clear_state(ctx.session, ctx.account.id)
+    return outcome.replies
+
+
+def _answer_for(step: str, inc: Incoming) -> Input | None:
+    if inc.button is not None:
+        prefix = f"{STEP_BUTTON}:{step}:"
+        return Input(choice=inc.button.removeprefix(prefix)) if inc.button.startswith(prefix) else None
+    return Input(text=inc.text or "", contact_phone=inc.contact_phone, contact_is_own=inc.contact_is_own)
+
+
+async def _save(ctx: Context, flow: str, step: str) -> None:
+    state = await load_state(ctx.session, ctx.account.id)
+    if state is None:
+        state = ConversationState(account_id=ctx.account.id, flow=flow, step=step)
+    state.flow, state.step, state.data, state.updated_at = flow, step, dict(ctx.data), utcnow()
+    ctx.session.add(state)

@@ -1,0 +1,108 @@
+"""Commands and buttons of people in quarantine and those who declare for them."""
+from __future__ import annotations
+
+from sqlmodel import select
+
+from conversations import checkin as checkin_flow
+from conversations import household as household_flow
+from conversations import registration
+from conversations.messages import Button, Reply
+from conversations.runtime import Context, begin, clear_state, load_state
+from locales import LANGUAGES
+from storage.models import Declaration, Person
+
+
+async def registered_people(ctx: Context) -> list[Person]:
+    query = (select(Person).where(Person.account_id == ctx.account.id)
+             .order_by(Person.is_self.desc(), Person.id))
+    return list((await ctx.session.exec(query)).all())
+
+
+def menu(ctx: Context) -> list[list[Button]]:
+    return [[Button(ctx.t("menu.checkin"), "go:checkin")], [Button(ctx.t("menu.household"), "go:household")]]
+
+
+async def start(ctx: Context) -> list[Reply]:
+    """/start, /dangky: the status of a registered person; registration (or where it stopped) otherwise."""
+    from handlers.dispatch import current_question
+
+    if any(p.is_self for p in await registered_people(ctx)):
+        return await status(ctx)
+    state = await load_state(ctx.session, ctx.account.id)
+    if state is not None and state.flow == registration.FLOW.name:
+        return [Reply(ctx.t("common.continue")), *await current_question(ctx)]
+    return await begin(ctx, registration.FLOW)
+
+
+async def status(ctx: Context) -> list[Reply]:
+    today = ctx.today()
+    lines = [ctx.t("status.title")]
+    for person in await registered_people(ctx):
+        if person.status != "active":
+            lines.append(ctx.t("status.completed", name=person.full_name, end=person.end_date.strftime("%d/%m/%Y")))
+            continue
+        query = select(Declaration.slot).where(Declaration.person_id == person.id, Declaration.day == today)
+        done = sorted(set((await ctx.session.exec(query)).all()))
+        left = (person.end_date - today).days
+        lines.append(ctx.t("status.person", name=person.full_name, end=person.end_date.strftime("%d/%m/%Y"),
+                           left=max(left, 0)))
+        lines.append(ctx.t("status.declared", slots=", ".join(done)) if done else ctx.t("status.not_declared"))
+    return [Reply("\n".join(lines), menu(ctx))]
+
+
+async def checkin(ctx: Context, person_id: int | None = None) -> list[Reply]:
+    data = {"person_id": person_id} if person_id is not None else {}
+    return await begin(ctx, checkin_flow.FLOW, data)
+
+
+async def household(ctx: Context) -> list[Reply]:
+    return await begin(ctx, household_flow.FLOW)
+
+
+async def cancel(ctx: Context) -> list[Reply]:
+    cancelled = await clear_state(ctx.session, ctx.account.id)
+    return [Reply(ctx.t("common.cancelled" if cancelled else "common.nothing_to_cancel"), remove_keyboard=True)]
+
+
+async def language(ctx: Context) -> list[Reply]:
+    buttons = [[Button(ctx.t(f"language.{lang}"), f"lang:{lang}") for lang in LANGUAGES]]
+    return [Reply(ctx.t("language.ask"), buttons)]
+
+
+async def set_language(ctx: Context) -> list[Reply]:
+    from handlers.dispatch import current_question
+
+    lang = ctx.incoming.button.split(":", 1)[1]
+    if lang not in LANGUAGES:
+        return await language(ctx)
+    ctx.account.language = lang
+    ctx.session.add(ctx.account)
+    return [Reply(ctx.t("language.set")), *await current_question(ctx)]
+
+
+async def help_(ctx: Context) -> list[Reply]:
+    return [Reply(ctx.t("help.citizen"), menu(ctx))]
+
+
+async def unknown_command(ctx: Context) -> list[Reply]:
+    from handlers.dispatch import current_question
+
+    return [Reply(ctx.t("common.unknown_command")), *await current_question(ctx)]
+
+
+async def idle(ctx: Context) -> list[Reply]:
+    """A message outside any conversation: point to what the person can do."""
+    if any(p.is_self for p in await registered_people(ctx)):
+        return [Reply(ctx.t("idle.registered"), menu(ctx))]
+    return [Reply(ctx.t("idle.new"), [[Button(ctx.t("menu.register"), "go:register")]])]
+
+
+async def go(ctx: Context) -> list[Reply]:
+    """Shortcut buttons: go:checkin[:person], go:household, go:register."""
+    _, target, *rest = ctx.incoming.button.split(":") + [""]
+    if target == "checkin":
+        person_id = int(rest[0]) if rest and rest[0].isdigit() else None
+        return await checkin(ctx, person_id)
+    if target == "household":
+        return await household(ctx)
+    return await start(ctx)

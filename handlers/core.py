@@ -1,0 +1,102 @@
+"""The channel-neutral core: one Incoming in, the Replies to show out, all in one database transaction."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import traceback
+from collections.abc import Callable
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+from sqlmodel import select
+
+from conversations.messages import Incoming, Reply
+from conversations.runtime import Context
+from health.rules import Rules
+from locales import language_for, t
+from storage.db import Database
+from storage.models import Account
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _our_frame(exc: BaseException) -> traceback.FrameSummary:
+    """The innermost frame in cachly's own code, which says more than one deep in a library."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    ours = [f for f in frames if "site-packages" not in f.filename and "/lib/python" not in f.filename]
+    return (ours or frames)[-1]
+
+
+class Core:
+    def __init__(self, db: Database, rules: Rules, tz: ZoneInfo, admin_chats: list[tuple[str, str]] | None = None,
+                 clock: Clock = system_clock, staff_console: tuple[str, str] | None = None,
+                 retention_days: int = 30) -> None:
+        self.db = db
+        self.rules = rules
+        self.tz = tz
+        self.admin_chats = list(admin_chats or [])
+        self.clock = clock
+        self.staff_console = staff_console  # the sandbox's terminal, which sees every alert it causes
+        self.retention_days = retention_days
+        self.outbox_ready = asyncio.Event()  # set when a transaction queued messages for the sender
+
+    # --- time: the clock is injectable so tests control it -------------------------------------
+    def now(self) -> datetime:
+        return self.clock().astimezone(self.tz)
+
+    def utcnow(self) -> datetime:
+        """Aware UTC, as stored in the database."""
+        return self.clock().astimezone(timezone.utc)
+
+    def today(self) -> date:
+        return self.now().date()
+
+    def to_local(self, moment: datetime) -> datetime:
+        return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(self.tz)
+
+    def slot_of(self, now: datetime) -> tuple[date, str]:
+        """The check-in slot a moment belongs to: the last slot begun, or the first one before it begins."""
+        local = now.astimezone(self.tz)
+        begun = [s for s in self.rules.slots if s <= local.time()]
+        slot = begun[-1] if begun else self.rules.slots[0]
+        return local.date(), slot.strftime("%H:%M")
+
+    def slot_text(self) -> str:
+        return ", ".join(s.strftime("%H:%M") for s in self.rules.slots)
+
+    def is_admin(self, channel: str, user_id: str) -> bool:
+        return (channel, user_id) in self.admin_chats
+
+    # --- handling -----------------------------------------------------------------------------
+    async def handle(self, inc: Incoming) -> list[Reply]:
+        """Everything one input causes, committed before any reply is shown; never silent on failure."""
+        from handlers.dispatch import dispatch  # late: dispatch imports the flows, which import this module
+
+        try:
+            async with self.db.session() as session:
+                account = await self.account_for(session, inc)
+                ctx = Context(session=session, account=account, core=self, incoming=inc)
+                replies = await dispatch(ctx)
+                language = account.language
+        except Exception as exc:  # noqa: BLE001 - the person must get an answer, the log no personal data
+            frame = _our_frame(exc)  # where, not what: exception messages may hold personal data
+            log.error("handling a %s update failed: %s at %s:%s", inc.channel, type(exc).__name__,
+                      frame.filename, frame.lineno)
+            return [Reply(t(language_for(inc.language_code), "common.error"))]
+        self.outbox_ready.set()
+        return replies
+
+    async def account_for(self, session, inc: Incoming) -> Account:  # noqa: ANN001
+        query = select(Account).where(Account.channel == inc.channel, Account.external_id == inc.user_id)
+        account = (await session.exec(query)).first()
+        if account is None:
+            account = Account(channel=inc.channel, external_id=inc.user_id, language=language_for(inc.language_code),
+                              created_at=self.utcnow())
+            session.add(account)
+            await session.flush()
+        return account

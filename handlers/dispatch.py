@@ -1,0 +1,64 @@
+"""Routing: commands, buttons and text to the handler or the conversation that owns them."""
+from __future__ import annotations
+
+from conversations import checkin, household, registration
+from conversations.messages import Reply
+from conversations.runtime import Context, Flow, advance, load_state, resume
+from handlers import citizen, staff
+
+FLOWS: dict[str, Flow] = {f.name: f for f in (registration.FLOW, household.FLOW, checkin.FLOW)}
+
+PRIVATE_COMMANDS = {
+    "/start": citizen.start, "/dangky": citizen.start, "/register": citizen.start,
+    "/khaibao": citizen.checkin, "/checkin": citizen.checkin,
+    "/nguoithan": citizen.household, "/household": citizen.household,
+    "/huy": citizen.cancel, "/cancel": citizen.cancel,
+    "/ngonngu": citizen.language, "/language": citizen.language,
+    "/trogiup": citizen.help_, "/help": citizen.help_,
+    "/lienket": staff.bind, "/bind": staff.bind,
+}
+GROUP_COMMANDS = {
+    "/lienket": staff.bind, "/bind": staff.bind,
+    "/trogiup": staff.group_help, "/help": staff.group_help, "/start": staff.group_help,
+}
+BUTTONS = {"alert": staff.press_alert, "go": citizen.go, "lang": citizen.set_language}
+
+
+async def dispatch(ctx: Context) -> list[Reply]:
+    inc = ctx.incoming
+    if inc.button is not None:
+        handler = BUTTONS.get(inc.button.split(":", 1)[0])
+        if handler is not None:
+            return await handler(ctx)
+    if inc.chat_type != "private":
+        return await _group(ctx)
+    if inc.command is not None:
+        handler = PRIVATE_COMMANDS.get(inc.command[0])
+        return await handler(ctx) if handler else await citizen.unknown_command(ctx)
+    state = await load_state(ctx.session, ctx.account.id)
+    if state is not None and state.flow in FLOWS:
+        return await advance(ctx, FLOWS[state.flow], state, inc)
+    if inc.button is not None:
+        return [Reply(ctx.t("common.stale_button")), *await citizen.idle(ctx)]
+    return await citizen.idle(ctx)
+
+
+async def _group(ctx: Context) -> list[Reply]:
+    """In a staff group the bot answers its commands and buttons only, never the staff's chatter."""
+    command = ctx.incoming.command
+    if command is None:
+        return []
+    handler = GROUP_COMMANDS.get(command[0])
+    if handler is not None:
+        return await handler(ctx)
+    if command[0] in PRIVATE_COMMANDS:
+        return [Reply(ctx.t("group.private_only"))]
+    return []
+
+
+async def current_question(ctx: Context) -> list[Reply]:
+    """The question the account is on, if any: asked again after a language change or a stray command."""
+    state = await load_state(ctx.session, ctx.account.id)
+    if state is None or state.flow not in FLOWS:
+        return []
+    return await resume(ctx, FLOWS[state.flow], state)

@@ -1,0 +1,106 @@
+"""Health rules as data: defaults from DESIGN.md (with sources), overridable by a TOML file."""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+
+_DEFAULTS = Path(__file__).with_name("default_rules.toml")
+
+
+class RulesError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class Symptom:
+    code: str
+    tier: str  # danger / watch
+    max_age: int | None = None  # shown only to people younger than this (children's signs)
+    label: dict[str, str] = field(default_factory=dict)  # optional labels for symptoms not in the catalogs
+
+
+@dataclass(frozen=True)
+class BreathingBand:
+    min_age: int  # inclusive, years
+    max_age: int  # exclusive
+    danger_at: int  # breaths per minute at or above which it is a danger sign
+
+
+@dataclass(frozen=True)
+class Rules:
+    slots: tuple[time, ...]
+    quarantine_days: dict[str, int]
+    self_monitoring_days: int
+    temperature_watch: float
+    temperature_min: float
+    temperature_max: float
+    spo2_danger_max: int
+    spo2_min: int
+    breathing: tuple[BreathingBand, ...]
+    symptoms: tuple[Symptom, ...]
+
+    @property
+    def categories(self) -> list[str]:
+        return list(self.quarantine_days)
+
+    def symptom(self, code: str) -> Symptom | None:
+        return next((s for s in self.symptoms if s.code == code), None)
+
+    def symptoms_for_age(self, age: int) -> list[Symptom]:
+        return [s for s in self.symptoms if s.max_age is None or age < s.max_age]
+
+    def breathing_limit(self, age: int) -> int:
+        for band in self.breathing:
+            if band.min_age <= age < band.max_age:
+                return band.danger_at
+        return self.breathing[-1].danger_at
+
+
+def _merge(base: dict, override: dict) -> dict:
+    out = dict(base)
+    for key, value in override.items():
+        out[key] = _merge(base[key], value) if isinstance(value, dict) and isinstance(base.get(key), dict) else value
+    return out
+
+
+def _parse_slot(text: str) -> time:
+    try:
+        hour, minute = (int(p) for p in text.split(":"))
+        return time(hour, minute)
+    except ValueError:
+        raise RulesError(f"check-in slot '{text}' is not HH:MM") from None
+
+
+def load_rules(path: Path | None = None) -> Rules:
+    """The default rules, with the file at `path` (if any) laid over them key by key."""
+    raw = tomllib.loads(_DEFAULTS.read_text("utf-8"))
+    if path is not None:
+        try:
+            raw = _merge(raw, tomllib.loads(Path(path).read_text("utf-8")))
+        except tomllib.TOMLDecodeError as exc:
+            raise RulesError(f"{path}: {exc}") from None
+    try:
+        return _build(raw)
+    except (KeyError, TypeError) as exc:
+        raise RulesError(f"rules: missing or wrong entry {exc}") from None
+
+
+def _build(raw: dict) -> Rules:
+    checkin, triage = raw["checkin"], raw["triage"]
+    slots = tuple(sorted(_parse_slot(s) for s in checkin["slots"]))
+    if not slots:
+        raise RulesError("rules: at least one check-in slot is needed")
+    return Rules(
+        slots=slots,
+        quarantine_days={k: int(v) for k, v in raw["quarantine_days"].items()},
+        self_monitoring_days=int(raw["self_monitoring_days"]),
+        temperature_watch=float(triage["temperature_watch"]),
+        temperature_min=float(checkin["temperature_min"]),
+        temperature_max=float(checkin["temperature_max"]),
+        spo2_danger_max=int(triage["spo2_danger_max"]),
+        spo2_min=int(checkin["spo2_min"]),
+        breathing=tuple(BreathingBand(**b) for b in triage["breathing"]),
+        symptoms=tuple(Symptom(**s) for s in raw["symptoms"]),
+    )

@@ -1,0 +1,1 @@
+"""Alembic environment of cachly; run it through storage.migrate (no alembic.ini needed)."""

@@ -1,0 +1,144 @@
+"""Database tables. Accounts are chat identities; people are those in quarantine (see DESIGN.md)."""
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Aware UTC: sqlmodel stores datetimes as UTC and refuses naive ones."""
+    return datetime.now(timezone.utc)
+
+
+class Account(SQLModel, table=True):
+    """A chat identity on one channel (a Telegram user, the sandbox console, later a Zalo user)."""
+
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    external_id: str = Field(max_length=64)
+    language: str = Field(default="vi", max_length=8)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Station(SQLModel, table=True):
+    """A health station (trạm y tế), by default one per commune/ward; code = administrative unit code."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    code: str = Field(max_length=32, unique=True, index=True)
+    name: str = Field(max_length=200)
+    full_name: str = Field(default="", max_length=250)
+    unit_type: str = Field(default="", max_length=16)  # xa / phuong / ...
+    parent_code: str | None = Field(default=None, max_length=32)  # province, or district in a 3-level setup
+    search_key: str = Field(default="", max_length=250, index=True)  # accent-free lower-case name
+    active: bool = Field(default=True)
+
+
+class Person(SQLModel, table=True):
+    """Someone in home quarantine, reported for by an account (themselves or a household member)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="account.id", index=True)
+    is_self: bool = Field(default=True)
+    full_name: str = Field(max_length=200)
+    birth_year: int
+    gender: str = Field(max_length=8)  # male / female / other
+    phone: str = Field(max_length=16)
+    id_number: str | None = Field(default=None, max_length=12)
+    station_id: int = Field(foreign_key="station.id", index=True)
+    address: str = Field(max_length=300)
+    category: str = Field(max_length=16)  # f1 / f2 / after_central / other
+    start_date: date
+    end_date: date
+    status: str = Field(default="active", max_length=16, index=True)  # active / completed
+    consent_at: datetime = Field(default_factory=utcnow)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ConversationState(SQLModel, table=True):
+    """Where an account is in a conversation, so a restart resumes it."""
+
+    account_id: int = Field(foreign_key="account.id", primary_key=True)
+    flow: str = Field(max_length=32)
+    step: str = Field(max_length=32)
+    data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Declaration(SQLModel, table=True):
+    """One health declaration of one person for one check-in slot of one day."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    account_id: int = Field(foreign_key="account.id")
+    day: date = Field(index=True)
+    slot: str = Field(max_length=5)  # "08:00"
+    declared_at: datetime = Field(default_factory=utcnow)
+    temperature: float
+    symptoms: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    spo2: int | None = None
+    breathing_rate: int | None = None
+    note: str | None = Field(default=None, max_length=1000)
+    tier: str = Field(max_length=8)  # danger / watch / normal
+    reasons: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class Alert(SQLModel, table=True):
+    """A case for the station: created by a danger or watch declaration, taken and handled by staff."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    station_id: int = Field(foreign_key="station.id", index=True)
+    declaration_id: int | None = Field(default=None, foreign_key="declaration.id")
+    tier: str = Field(max_length=8)
+    status: str = Field(default="open", max_length=16, index=True)  # open / acknowledged / resolved
+    created_at: datetime = Field(default_factory=utcnow)
+    acknowledged_by: str | None = Field(default=None, max_length=200)
+    acknowledged_by_id: str | None = Field(default=None, max_length=64)
+    acknowledged_at: datetime | None = None
+    resolved_by: str | None = Field(default=None, max_length=200)
+    resolved_by_id: str | None = Field(default=None, max_length=64)
+    resolved_at: datetime | None = None
+
+
+class GroupBinding(SQLModel, table=True):
+    """A staff group chat bound to a station: its alerts go there."""
+
+    __table_args__ = (UniqueConstraint("channel", "chat_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    station_id: int = Field(foreign_key="station.id", index=True)
+    channel: str = Field(max_length=16)
+    chat_id: str = Field(max_length=64)
+    bound_by: str | None = Field(default=None, max_length=64)
+    bound_at: datetime = Field(default_factory=utcnow)
+
+
+class BindCode(SQLModel, table=True):
+    """A one-time code that binds a group chat to a station."""
+
+    code: str = Field(primary_key=True, max_length=32)
+    station_id: int = Field(foreign_key="station.id")
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None
+    used_by_chat: str | None = Field(default=None, max_length=64)
+
+
+class Outbox(SQLModel, table=True):
+    """A message that must not be lost, written in the same transaction as its cause; the sender delivers it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    chat_id: str = Field(max_length=64)
+    payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # text + buttons
+    status: str = Field(default="pending", max_length=16, index=True)  # pending / sending / sent / failed
+    attempts: int = Field(default=0)
+    next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
+    lease_until: datetime | None = None
+    last_error: str | None = Field(default=None, max_length=500)
+    sent_message_id: str | None = Field(default=None, max_length=64)
+    alert_id: int | None = Field(default=None, foreign_key="alert.id", index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None

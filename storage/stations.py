@@ -1,0 +1,254 @@
+"""Station repository: import of administrative units, search, and group binding by one-time code.
+
+Every function takes the caller's AsyncSession and never commits: `async with db.session()` does.
+Datetimes are naive UTC, like storage.models.utcnow().
+"""
+
+from __future__ import annotations
+
+import csv
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Literal
+
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from storage.models import BindCode, GroupBinding, Station
+from storage.text import fold
+
+CSV_COLUMNS = ("code", "name", "full_name", "type", "province_code", "province_name")
+BUNDLED_UNITS = "gia-lai-2025-units.csv"
+# No 0/O or 1/I: codes are read aloud and typed on phones.
+BIND_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+BIND_CODE_LENGTH = 8
+
+_CODE_MAX = 32
+_NAME_MAX = 200
+
+
+@dataclass
+class ImportResult:
+    created: int = 0
+    updated: int = 0
+    skipped: list[str] = field(default_factory=list)  # "row N: reason", never the row's data
+
+
+@dataclass
+class BindResult:
+    status: Literal["ok", "unknown", "used", "expired"]
+    station: Station | None = None
+
+
+# --- import -----------------------------------------------------------------------------------------
+
+
+def _read_units(path: Path) -> list[tuple[int, dict[str, str]]]:
+    """(line number, row) pairs; ValueError naming the missing columns for a wrong header."""
+    with path.open(encoding="utf-8-sig", newline="") as fh:  # utf-8-sig: Excel adds a BOM
+        reader = csv.DictReader(fh)
+        header = [name.strip() for name in reader.fieldnames or []]
+        missing = [name for name in CSV_COLUMNS if name not in header]
+        if missing:
+            raise ValueError(f"{path.name}: missing CSV column(s): {', '.join(missing)}")
+        reader.fieldnames = header
+        return [(reader.line_num, row) for row in reader]
+
+
+def _row_problem(row: dict[str, str], seen: set[str]) -> str | None:
+    code, name = (row.get("code") or "").strip(), (row.get("name") or "").strip()
+    if not code:
+        return "empty code"
+    if not name:
+        return "empty name"
+    if len(code) > _CODE_MAX or len(name) > _NAME_MAX:
+        return "code or name too long"
+    if code in seen:
+        return "duplicate code"
+    return None
+
+
+def _apply_row(station: Station, row: dict[str, str]) -> None:
+    station.name = row["name"].strip()
+    station.full_name = (row.get("full_name") or "").strip()
+    station.unit_type = (row.get("type") or "").strip()
+    station.parent_code = (row.get("province_code") or "").strip() or None
+    station.search_key = fold(station.name)
+
+
+async def import_units_csv(session: AsyncSession, path: Path) -> ImportResult:
+    """Create or update one station per unit; re-importing the same file creates nothing.
+
+    An existing station keeps its `active` flag: deactivating one is an admin's decision.
+    """
+    rows = _read_units(Path(path))
+    existing = {s.code: s for s in (await session.exec(select(Station))).all()}
+    result, seen = ImportResult(), set[str]()
+    for line, row in rows:
+        problem = _row_problem(row, seen)
+        if problem:
+            result.skipped.append(f"row {line}: {problem}")
+            continue
+        code = row["code"].strip()
+        seen.add(code)
+        station = existing.get(code)
+        if station is None:
+            station = Station(code=code, name="")
+            session.add(station)
+            result.created += 1
+        else:
+            result.updated += 1
+        _apply_row(station, row)
+    await session.flush()
+    return result
+
+
+async def ensure_seeded(session: AsyncSession) -> int:
+    """On an empty database, import the bundled Gia Lai 2025 units; returns how many were created."""
+    if (await session.exec(select(Station.id).limit(1))).first() is not None:
+        return 0
+    bundled = resources.files("storage").joinpath("data", BUNDLED_UNITS)
+    with resources.as_file(bundled) as path:
+        return (await import_units_csv(session, path)).created
+
+
+# --- stations ---------------------------------------------------------------------------------------
+
+
+async def get_station(session: AsyncSession, code: str) -> Station | None:
+    return (await session.exec(select(Station).where(Station.code == code.strip()))).first()
+
+
+async def add_station(
+    session: AsyncSession,
+    code: str,
+    name: str,
+    full_name: str = "",
+    unit_type: str = "",
+    parent_code: str | None = None,
+) -> Station:
+    code, name = code.strip(), name.strip()
+    if not code or not name:
+        raise ValueError("station code and name must not be empty")
+    if await get_station(session, code) is not None:
+        raise ValueError(f"station {code} already exists")
+    station = Station(
+        code=code,
+        name=name,
+        full_name=full_name.strip(),
+        unit_type=unit_type.strip(),
+        parent_code=parent_code,
+        search_key=fold(name),
+    )
+    session.add(station)
+    await session.flush()
+    return station
+
+
+def _search_rank(station: Station, query: str, words: list[str]) -> int | None:
+    """0 exact name, 1 name starts with the query, 2 every word starts a word, 3 other match; None: no match."""
+    name, full = fold(station.name), fold(station.full_name)
+    haystack = f"{name} {full}"
+    # "quynhon" typed without its space still finds "Quy Nhơn".
+    if not all(w in haystack for w in words) and query.replace(" ", "") not in name.replace(" ", ""):
+        return None
+    if query in (name, full):
+        return 0
+    if name.startswith(query) or full.startswith(query):
+        return 1
+    tokens = haystack.split()
+    if all(any(t.startswith(w) for t in tokens) for w in words):
+        return 2
+    return 3
+
+
+async def find_stations(session: AsyncSession, query: str, limit: int = 8) -> list[Station]:
+    """Active stations whose folded name or full name contains every word of the folded query.
+
+    Ranked in Python: a province has a few hundred stations at most, and full_name has no folded
+    column to filter on in SQL.
+    """
+    folded = fold(query)
+    if not folded or limit <= 0:
+        return []
+    words = folded.split()
+    stations = (await session.exec(select(Station).where(col(Station.active).is_(True)))).all()
+    ranked = []
+    for station in stations:
+        rank = _search_rank(station, folded, words)
+        if rank is not None:
+            ranked.append((rank, fold(station.name), station.code, station))
+    ranked.sort(key=lambda item: item[:3])
+    return [item[3] for item in ranked[:limit]]
+
+
+# --- group binding ----------------------------------------------------------------------------------
+
+
+def normalize_bind_code(code: str) -> str:
+    # People copy codes with spaces or dashes and in any case.
+    return "".join(ch for ch in code.upper() if ch.isalnum())
+
+
+async def issue_bind_code(
+    session: AsyncSession, station_code: str, now: datetime, ttl: timedelta = timedelta(hours=24)
+) -> str:
+    station = await get_station(session, station_code)
+    if station is None:
+        raise ValueError(f"unknown station {station_code}")
+    while True:  # 32^8 codes: a clash is astronomically rare, but the primary key must stay unique
+        code = "".join(secrets.choice(BIND_ALPHABET) for _ in range(BIND_CODE_LENGTH))
+        if await session.get(BindCode, code) is None:
+            break
+    session.add(BindCode(code=code, station_id=station.id, created_at=now, expires_at=now + ttl))
+    await session.flush()
+    return code
+
+
+async def _claim(session: AsyncSession, code: str, chat_id: str, now: datetime) -> bool:
+    """Mark the code used unless someone else did first (conditional UPDATE: safe across processes)."""
+    claimed = await session.exec(
+        update(BindCode)
+        .where(col(BindCode.code) == code, col(BindCode.used_at).is_(None))
+        .values(used_at=now, used_by_chat=chat_id)
+    )
+    return claimed.rowcount == 1
+
+
+async def _bind_chat(
+    session: AsyncSession, station_id: int, channel: str, chat_id: str, by: str, now: datetime
+) -> None:
+    query = select(GroupBinding).where(GroupBinding.channel == channel, GroupBinding.chat_id == chat_id)
+    binding = (await session.exec(query)).first()
+    if binding is None:
+        binding = GroupBinding(station_id=station_id, channel=channel, chat_id=chat_id)
+        session.add(binding)
+    binding.station_id, binding.bound_by, binding.bound_at = station_id, by, now
+    await session.flush()
+
+
+async def redeem_bind_code(
+    session: AsyncSession, code: str, channel: str, chat_id: str, by: str, now: datetime
+) -> BindResult:
+    """Bind a chat to the code's station; a chat bound elsewhere moves to this station."""
+    bind = await session.get(BindCode, normalize_bind_code(code))
+    if bind is None:
+        return BindResult("unknown")
+    station = await session.get(Station, bind.station_id)
+    if bind.used_at is not None:
+        return BindResult("used", station)
+    if bind.expires_at <= now:
+        return BindResult("expired", station)
+    if not await _claim(session, bind.code, chat_id, now):
+        return BindResult("used", station)
+    await _bind_chat(session, bind.station_id, channel, chat_id, by, now)
+    return BindResult("ok", station)
+
+
+async def bound_chats(session: AsyncSession, station_id: int) -> list[GroupBinding]:
+    query = select(GroupBinding).where(GroupBinding.station_id == station_id).order_by(col(GroupBinding.id))
+    return list((await session.exec(query)).all())
