@@ -51,9 +51,9 @@ class Sandbox:
         lines = [header, reply.text]
         if reply.edit_id is not None:
             lines.insert(1, self.t("sandbox.edited"))
-        flat = [b for row in reply.buttons for b in row]
-        if flat:
-            lines.append("   ".join(f"[{n}] {b.label}" for n, b in zip(numbers, flat)))
+        labels = iter(numbers)
+        for row in reply.buttons:  # the channel's rows, numbered in reading order
+            lines.append("   ".join(f"[{next(labels)}] {b.label}" for b in row))
         if reply.request_contact:
             lines.append(self.t("sandbox.contact_hint"))
         print("\n".join(lines) + "\n", file=self.out, flush=True)

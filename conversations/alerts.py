@@ -1,6 +1,7 @@
 """Alerts to the station: created with the declaration, posted through the outbox, taken with a button."""
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from sqlmodel import select
@@ -11,6 +12,8 @@ from locales import t
 from storage.models import Account, Alert, Declaration, Person, Station
 from storage.outbox import enqueue
 from storage.stations import bound_chats
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from handlers.core import Core
@@ -26,9 +29,13 @@ async def raise_alert(session: AsyncSession, core: Core, person: Person, declara
                   tier=declaration.tier, created_at=declaration.declared_at)
     session.add(alert)
     await session.flush()
-    for channel, chat_id, lang in await destinations(session, core, person.station_id):
+    chats = await destinations(session, core, person.station_id)
+    if not chats:  # stored all the same: visible to staff once the station has a group or an admin
+        log.warning("alert %s of station %s has no group and there are no admins to send it to",
+                    alert.id, person.station_id)
+    for channel, chat_id, lang in chats:
         reply = await render_alert(session, core, alert, lang)
-        enqueue(session, channel, chat_id, reply.to_payload(), alert_id=alert.id)
+        enqueue(session, channel, chat_id, reply.to_payload(), alert_id=alert.id, now=core.utcnow())
     return alert
 
 

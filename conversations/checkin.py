@@ -9,6 +9,7 @@ from conversations.messages import Button, Reply, one_per_row
 from conversations.runtime import Context, Done, Flow, Input, Next, Outcome, Retry, Stay, Step
 from health.triage import NORMAL, Answers, triage
 from storage.models import Declaration, Person
+from storage.text import fold
 
 NONE, DONE, SKIP = "none", "done", "skip"
 BREATHING_RANGE = (5, 120)
@@ -73,7 +74,7 @@ async def ask_temperature(ctx: Context) -> list[Reply]:
 
 async def answer_temperature(ctx: Context, inp: Input) -> Outcome:
     rules = ctx.core.rules
-    value = parse.first_number(inp.text or "")
+    value = parse.temperature(inp.text or "")
     if value is None or not rules.temperature_min <= value <= rules.temperature_max:
         return Retry(ctx.t("err.temperature", low=rules.temperature_min, high=rules.temperature_max))
     ctx.data["temperature"] = round(value, 1)
@@ -117,8 +118,11 @@ async def answer_symptoms(ctx: Context, inp: Input) -> Outcome:
     if inp.choice in await symptom_codes(ctx):
         chosen.remove(inp.choice) if inp.choice in chosen else chosen.append(inp.choice)
         return Stay([await symptoms_reply(ctx, edit=True)])
-    if (inp.text or "").strip().lower() in ("khong", "không", "no", "none", "0"):
+    typed = fold(inp.text or "")
+    if typed in ("khong", "no", "none", "0") or typed.startswith("khong co"):
         chosen.clear()
+        return Next("spo2")
+    if typed in ("xong", "done"):  # the button's word, typed
         return Next("spo2")
     return Retry(ctx.t("err.symptoms"))
 

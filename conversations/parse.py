@@ -4,10 +4,15 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from storage.text import fold
+
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _SEPARATORS = re.compile(r"[\s.\-()]")
 _VN_MOBILE = re.compile(r"0[1-9]\d{8}")
-_DATE = re.compile(r"(\d{1,2})\s*[/.\-]\s*(\d{1,2})(?:\s*[/.\-]\s*(\d{2,4}))?")
+# A year has 2 or 4 digits: "25/11/202" is a typo to ask again about, not the year 202.
+_DATE = re.compile(r"(\d{1,2})\s*[/.\-]\s*(\d{1,2})(?:\s*[/.\-]\s*(\d{4}|\d{2}))?")
+# People say and type 37.5 °C as "37 độ 5" ("ba mươi bảy độ năm"); read on folded text ("do").
+_DEGREES_AND_TENTH = re.compile(r"(\d{2})\s*(?:do|°)\s*(\d)(?!\d)")
 
 
 def first_number(text: str) -> float | None:
@@ -16,10 +21,18 @@ def first_number(text: str) -> float | None:
     return float(match.group().replace(",", ".")) if match else None
 
 
+def temperature(text: str) -> float | None:
+    """A body temperature: '37.5', '37,5', '37', '37,5 độ', and the spoken '37 độ 5' meaning 37.5."""
+    spoken = _DEGREES_AND_TENTH.search(fold(text or ""))
+    if spoken:
+        return float(f"{spoken.group(1)}.{spoken.group(2)}")
+    return first_number(text)
+
+
 def whole_number(text: str) -> int | None:
     """A text that is just a whole number (spaces around allowed): ' 95 ' -> 95, '95%' -> 95."""
     cleaned = (text or "").strip().rstrip("%").strip()
-    return int(cleaned) if cleaned.isdigit() else None
+    return int(cleaned) if cleaned.isdecimal() else None  # not isdigit(): int("²") raises
 
 
 def full_name(text: str) -> str | None:
@@ -49,7 +62,8 @@ def phone(text: str) -> str | None:
 
 def shared_phone(raw: str) -> str | None:
     """A number from a chat app's share-contact button: Vietnamese ones as 0x…, others kept as +digits."""
-    vietnamese = phone(raw if raw.startswith("+") else "+" + raw)
+    # phone() reads +84…, 84… (Telegram often drops the '+') and the domestic 0… some clients store.
+    vietnamese = phone(raw or "")
     if vietnamese:
         return vietnamese
     digits = _SEPARATORS.sub("", raw or "").lstrip("+")

@@ -1,7 +1,7 @@
 """Station repository: import of administrative units, search, and group binding by one-time code.
 
 Every function takes the caller's AsyncSession and never commits: `async with db.session()` does.
-Datetimes are naive UTC, like storage.models.utcnow().
+Datetimes are stored as aware UTC (storage.models.utcnow()); a naive `now` is taken as UTC.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import csv
 import secrets
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -186,6 +186,11 @@ async def find_stations(session: AsyncSession, query: str, limit: int = 8) -> li
     return [item[3] for item in ranked[:limit]]
 
 
+def as_utc(moment: datetime) -> datetime:
+    # sqlmodel's UTCDateTime refuses naive values; callers and tests may pass naive UTC.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
 # --- group binding ----------------------------------------------------------------------------------
 
 
@@ -200,6 +205,7 @@ async def issue_bind_code(
     station = await get_station(session, station_code)
     if station is None:
         raise ValueError(f"unknown station {station_code}")
+    now = as_utc(now)
     while True:  # 32^8 codes: a clash is astronomically rare, but the primary key must stay unique
         code = "".join(secrets.choice(BIND_ALPHABET) for _ in range(BIND_CODE_LENGTH))
         if await session.get(BindCode, code) is None:
@@ -235,13 +241,14 @@ async def redeem_bind_code(
     session: AsyncSession, code: str, channel: str, chat_id: str, by: str, now: datetime
 ) -> BindResult:
     """Bind a chat to the code's station; a chat bound elsewhere moves to this station."""
+    now = as_utc(now)
     bind = await session.get(BindCode, normalize_bind_code(code))
     if bind is None:
         return BindResult("unknown")
     station = await session.get(Station, bind.station_id)
     if bind.used_at is not None:
         return BindResult("used", station)
-    if bind.expires_at <= now:
+    if as_utc(bind.expires_at) <= now:
         return BindResult("expired", station)
     if not await _claim(session, bind.code, chat_id, now):
         return BindResult("used", station)

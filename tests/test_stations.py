@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -26,7 +26,7 @@ from storage.text import fold
 
 UNITS_CSV = Path(__file__).resolve().parents[1] / "storage" / "data" / "gia-lai-2025-units.csv"
 HEADER = "code,name,full_name,type,province_code,province_name\n"
-NOW = datetime(2025, 8, 1, 9, 0)  # naive UTC, like the database
+NOW = datetime(2025, 8, 1, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -191,9 +191,10 @@ async def test_bind_code_unknown_and_expired(seeded: Database) -> None:
     async with seeded.session() as s:
         assert (await redeem_bind_code(s, "ABCDEFGH", "telegram", "-1", "x", NOW)).status == "unknown"
         code = await issue_bind_code(s, "23575", NOW, ttl=timedelta(hours=24))
-        late = NOW + timedelta(hours=24)
+        late = (NOW + timedelta(hours=24)).replace(tzinfo=None)  # naive UTC is accepted too
         assert (await redeem_bind_code(s, code, "telegram", "-1", "x", late)).status == "expired"
-        assert await bound_chats(s, (await get_station(s, "23575")).id) == []  # type: ignore[union-attr]
+        just_in_time = NOW + timedelta(hours=23, minutes=59)
+        assert (await redeem_bind_code(s, code, "telegram", "-1", "x", just_in_time)).status == "ok"
 
 
 async def test_rebind_moves_chat_to_new_station(seeded: Database) -> None:

@@ -1,0 +1,168 @@
+"""The forgiving parsers of what people type: values when readable, None otherwise."""
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from conversations import parse
+
+TODAY = date(2026, 11, 29)
+
+
+# --- temperatures -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, value", [
+    ("37.5", 37.5),
+    ("37,5", 37.5),
+    ("37", 37.0),
+    ("37,5 độ", 37.5),
+    ("  36.8  ", 36.8),
+    ("38.2°C", 38.2),
+    ("nhiệt độ 36,9", 36.9),
+    # Spoken Vietnamese: "ba mươi bảy độ rưỡi" is typed "37 độ 5" and means 37.5, not 37.
+    ("37 độ 5", 37.5),
+    ("38 do 2", 38.2),
+    ("37độ5", 37.5),
+    ("37°5", 37.5),
+])
+def test_temperature_is_read_forgivingly(text: str, value: float) -> None:
+    assert parse.temperature(text) == pytest.approx(value)
+
+
+@pytest.mark.parametrize("text", ["", "abc", "sốt", "độ", ".", ","])
+def test_temperature_junk_is_none(text: str) -> None:
+    assert parse.temperature(text) is None
+
+
+def test_first_number_takes_comma_or_dot() -> None:
+    assert parse.first_number("37,5 độ") == 37.5
+    assert parse.first_number("abc") is None
+
+
+@pytest.mark.parametrize("text, value", [("98", 98), (" 95 ", 95), ("95%", 95), ("95 %", 95)])
+def test_whole_number(text: str, value: int) -> None:
+    assert parse.whole_number(text) == value
+
+
+@pytest.mark.parametrize("text", ["", "abc", "9 5", "95.5", "-3", "½", "9²", "²"])
+def test_whole_number_refuses_anything_else(text: str) -> None:
+    assert parse.whole_number(text) is None
+
+
+# --- phones -------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", [
+    "0912345678", "0912 345 678", "0912.345.678", "0912-345-678", "+84 912 345 678", "+84912345678",
+    "84912345678", "(+84) 912 345 678", " 0912 345 678 ",
+])
+def test_phone_forms_give_the_same_number(text: str) -> None:
+    assert parse.phone(text) == "0912345678"
+
+
+@pytest.mark.parametrize("text", [
+    "091234567",        # 9 digits
+    "09123456789",      # 11 digits
+    "912345678",        # no leading 0
+    "0012345678",       # 0 then 0
+    "+84 0912 345 678",  # +84 followed by the domestic 0
+    "+1 415 555 0100",   # not Vietnamese
+    "0912 abc 678",
+    "O912345678",        # letter O for zero
+    "",
+])
+def test_phone_wrong_is_none(text: str) -> None:
+    assert parse.phone(text) is None
+
+
+@pytest.mark.parametrize("raw, number", [
+    ("84912345678", "0912345678"),     # Telegram sends own contacts without '+', sometimes
+    ("+84912345678", "0912345678"),
+    ("+84 912 345 678", "0912345678"),
+    ("0912345678", "0912345678"),      # a domestic form, as some clients store it
+    ("+14155550100", "+14155550100"),  # a foreign SIM is kept as it is
+    ("14155550100", "+14155550100"),
+])
+def test_shared_phone(raw: str, number: str) -> None:
+    assert parse.shared_phone(raw) == number
+
+
+@pytest.mark.parametrize("raw", ["", "abc", "+12", "1234567890123456"])
+def test_shared_phone_junk_is_none(raw: str) -> None:
+    assert parse.shared_phone(raw) is None
+
+
+# --- CCCD ---------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text", ["079086001234", "0790 8600 1234", "079 086 001 234", "079.086.001.234"])
+def test_id_number_with_separators(text: str) -> None:
+    assert parse.id_number(text) == "079086001234"
+
+
+@pytest.mark.parametrize("text", ["07908600123", "0790860012345", "07908600123a", "", "CCCD 079086001234"])
+def test_id_number_wrong_is_none(text: str) -> None:
+    assert parse.id_number(text) is None
+
+
+# --- names --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, name", [
+    ("Nguyễn Văn An", "Nguyễn Văn An"),
+    ("  Nguyễn   Văn  An ", "Nguyễn Văn An"),
+    ("nguyễn văn an", "Nguyễn Văn An"),
+    ("đặng thị ánh", "Đặng Thị Ánh"),
+    ("Y Blông Niê", "Y Blông Niê"),     # an Ê Đê name keeps its capitals
+    ("H'Hen Niê", "H'Hen Niê"),
+    ("An", "An"),
+    ("McDonald", "McDonald"),            # mixed case is left as typed
+])
+def test_full_name(text: str, name: str) -> None:
+    assert parse.full_name(text) == name
+
+
+@pytest.mark.parametrize("text", [
+    "Nguyễn Văn 4n", "An 1980", "Nguyễn Văn An 😀", "😀😀", "A", "A.", "", "   ", "a" * 101, "Nguyễn/An",
+])
+def test_full_name_refused(text: str) -> None:
+    assert parse.full_name(text) is None
+
+
+def test_full_name_length_bounds() -> None:
+    assert parse.full_name("a" * 100) is not None
+    assert parse.full_name("a" * 101) is None
+
+
+# --- birth years --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, year", [("1980", 1980), (" 1945 ", 1945), ("1900", 1900), ("2026", 2026)])
+def test_birth_year(text: str, year: int) -> None:
+    assert parse.birth_year(text, 2026) == year
+
+
+@pytest.mark.parametrize("text", ["1899", "2027", "80", "19800", "năm 1980", "abc", ""])
+def test_birth_year_refused(text: str) -> None:
+    assert parse.birth_year(text, 2026) is None
+
+
+# --- dates --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("text, day", [
+    ("25/11/2026", date(2026, 11, 25)),
+    ("5/1/26", date(2026, 1, 5)),
+    ("25-11-2026", date(2026, 11, 25)),
+    ("25.11.2026", date(2026, 11, 25)),
+    ("25/11", date(2026, 11, 25)),
+    (" 25 / 11 / 2026 ", date(2026, 11, 25)),
+    ("29/02/2028", date(2028, 2, 29)),
+])
+def test_day(text: str, day: date) -> None:
+    assert parse.day(text, TODAY) == day
+
+
+@pytest.mark.parametrize("text", [
+    "31/02/2026", "29/02/2026", "32/1/2026", "1/13/2026", "0/1/2026",
+    "25/11/202",      # a 3-digit year is a typo, not the year 202
+    "25/11/20266", "hôm qua", "2026-11-25x", "", "25", "abc",
+])
+def test_day_junk_is_none(text: str) -> None:
+    assert parse.day(text, TODAY) is None
