@@ -13,6 +13,7 @@ from bot import telegram as tg
 from bot.sender import OutboxSender
 from bot.settings import Settings
 from handlers.core import Clock, Core, system_clock
+from scheduler.runner import Scheduler
 from health.rules import load_rules
 from storage.db import Database
 from storage.migrate import upgrade
@@ -23,7 +24,8 @@ log = logging.getLogger(__name__)
 def build_core(settings: Settings, clock: Clock = system_clock,
                staff_console: tuple[str, str] | None = None) -> Core:
     admins = [(tg.CHANNEL, str(i)) for i in settings.admin_ids]
-    return Core(Database(settings.database_url), load_rules(settings.rules_file), settings.tz, admins, clock,
+    return Core(Database(settings.database_url),
+                load_rules(settings.rules_file, settings.rules_overrides()), settings.tz, admins, clock,
                 staff_console)
 
 
@@ -39,6 +41,7 @@ class TelegramBot:
         self.app.add_handler(TypeHandler(Update, self.on_update))
         self.app.add_error_handler(self.on_error)
         self.sender = OutboxSender(self.core, tg.CHANNEL, tg.deliverer(self.app.bot))
+        self.scheduler = Scheduler(self.core)
 
     async def on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         incoming = tg.to_incoming(update)
@@ -51,7 +54,8 @@ class TelegramBot:
         # The type only: exception texts from the network layer may quote message content.
         log.error("telegram update failed: %s", type(context.error).__name__)
 
-    async def start(self) -> None:
+    async def start(self, run_scheduler: bool = False) -> None:
+        """Serve updates and deliver the outbox; `run_scheduler` adds the reminder and report sweeps."""
         await upgrade(self.settings.database_url)
         await self.app.initialize()
         await tg.set_command_menus(self.app.bot)
@@ -59,9 +63,12 @@ class TelegramBot:
         await self.app.updater.start_polling(timeout=self.poll_timeout, poll_interval=0,
                                              allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY])
         self.sender.start()
+        if run_scheduler:
+            self.scheduler.start()
         log.info("cachly is running as @%s", self.app.bot.username)
 
     async def stop(self) -> None:
+        await self.scheduler.stop()
         await self.sender.stop()
         if self.app.updater.running:
             await self.app.updater.stop()
@@ -73,7 +80,7 @@ class TelegramBot:
 
 async def serve(settings: Settings) -> None:
     bot = TelegramBot(settings)
-    await bot.start()
+    await bot.start(run_scheduler=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

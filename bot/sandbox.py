@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import tempfile
+import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import TextIO
 
 from bot.app import build_core
@@ -16,6 +19,7 @@ from bot.settings import Settings
 from conversations.messages import Button, Incoming, Reply
 from handlers.core import Core
 from locales import t
+from scheduler.runner import Scheduler
 from storage.migrate import upgrade
 from storage.stations import ensure_seeded
 
@@ -40,12 +44,20 @@ class Sandbox:
     async def deliver(self, chat_id: str, payload: dict) -> str:
         """The outbox's delivery for this channel: the staff group's messages are printed here."""
         reply = Reply.from_payload(payload)
+        if reply.photo is not None:
+            reply.text += "\n" + self.t("sandbox.image", path=self.save_image(reply.photo))
         if chat_id == STAFF:
             self.staff_messages += 1
             self._print_staff(reply, str(self.staff_messages))
             return str(self.staff_messages)
         self._print_citizen([reply])
         return str(self.citizen_message)
+
+    def save_image(self, png: bytes) -> Path:
+        """A terminal shows no pictures: the chart goes to a file whose path is printed."""
+        path = Path(tempfile.gettempdir()) / f"cachly-chart-{uuid.uuid4().hex[:8]}.png"
+        path.write_bytes(png)
+        return path
 
     def _print(self, header: str, reply: Reply, numbers: list[str]) -> None:
         lines = [header, reply.text]
@@ -136,7 +148,10 @@ async def run_sandbox(settings: Settings) -> None:
     core = build_core(settings, staff_console=(CHANNEL, STAFF))
     async with core.db.session() as session:
         await ensure_seeded(session)
+    scheduler = Scheduler(core)  # reminders and reports show in the terminal as they come due
+    scheduler.start()
     try:
         await Sandbox(core).run(stdin_lines(), echo=not sys.stdin.isatty())
     finally:
+        await scheduler.stop()
         await core.db.dispose()

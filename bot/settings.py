@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from typing import Annotated
+
+from health.rules import RulesError, load_rules
 
 TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
 
@@ -24,6 +26,12 @@ class Settings(BaseSettings):
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     timezone: str = "Asia/Ho_Chi_Minh"
     rules_file: Path | None = None
+    # Schedule overrides over the rules file, for a trial run with slots a few minutes ahead.
+    slots: Annotated[list[str] | None, NoDecode] = None  # "08:00,15:00"
+    chase_after_minutes: int | None = Field(default=None, ge=1)
+    station_after_minutes: int | None = Field(default=None, ge=1)
+    report_time: str | None = None
+    closing_time: str | None = None
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -34,6 +42,21 @@ class Settings(BaseSettings):
                 if not part.lstrip("-").isdigit():
                     raise ValueError(f"'{part}' is not a Telegram user id (digits only)")
             return [int(p) for p in parts]
+        return value
+
+    @field_validator("slots", mode="before")
+    @classmethod
+    def _split_slots(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [p.strip() for p in value.split(",") if p.strip()]
+        return value
+
+    @field_validator("slots", "report_time", "closing_time")
+    @classmethod
+    def _clock_times(cls, value: object) -> object:
+        for text in value if isinstance(value, list) else [value] if value else []:
+            if not _is_clock_time(text):
+                raise ValueError(f"'{text}' is not a time of day HH:MM")
         return value
 
     @field_validator("timezone")
@@ -70,13 +93,32 @@ class Settings(BaseSettings):
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
+    def rules_overrides(self) -> dict:
+        """The schedule settings given in the environment, in the rules file's shape."""
+        schedule = {k: getattr(self, k) for k in ("chase_after_minutes", "station_after_minutes", "report_time",
+                                                   "closing_time") if getattr(self, k) is not None}
+        overrides: dict = {"schedule": schedule}
+        if self.slots:
+            overrides["checkin"] = {"slots": self.slots}
+        return overrides
+
+
+def _is_clock_time(text: str) -> bool:
+    hour, _, minute = text.partition(":")
+    return hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60 and len(minute) == 2
+
 
 def load_settings(**overrides: object) -> Settings:
-    """Settings or a SettingsError whose message is one line naming the variable."""
+    """Settings or a SettingsError whose message is one line naming the variable; the rules are checked too."""
     try:
-        return Settings(**overrides)
+        settings = Settings(**overrides)
     except ValidationError as exc:
         err = exc.errors()[0]
         field = str(err["loc"][0]) if err["loc"] else "?"
         message = err["msg"].removeprefix("Value error, ")
         raise SettingsError(f"CACHLY_{field.upper()}: {message}") from None
+    try:
+        load_rules(settings.rules_file, settings.rules_overrides())
+    except RulesError as exc:
+        raise SettingsError(f"CACHLY_RULES_FILE: {exc}") from None
+    return settings

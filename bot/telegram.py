@@ -5,7 +5,7 @@ import logging
 
 from telegram import (
     Bot, BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, CallbackQuery,
-    InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update,
+    InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, Message, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update,
 )
 from telegram.error import BadRequest, Forbidden, RetryAfter
 
@@ -15,9 +15,9 @@ from locales import LANGUAGES, t
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
-PRIVATE_COMMANDS = [("khaibao", "checkin"), ("start", None), ("nguoithan", "household"), ("ngonngu", "language"),
-                    ("huy", "cancel"), ("trogiup", "help")]
-GROUP_COMMANDS = [("lienket", "bind"), ("trogiup", "help")]
+PRIVATE_COMMANDS = [("khaibao", "checkin"), ("start", None), ("nguoithan", "household"), ("nhacnho", "reminders"),
+                    ("ngonngu", "language"), ("huy", "cancel"), ("trogiup", "help")]
+GROUP_COMMANDS = [("baocao", "report"), ("lienket", "bind"), ("trogiup", "help")]
 
 
 def to_incoming(update: Update) -> Incoming | None:
@@ -65,7 +65,13 @@ async def show(bot: Bot, chat_id: str, replies: list[Reply], query: CallbackQuer
         if reply.edit_id is not None:
             await edit(bot, target, reply)
         else:
-            await bot.send_message(target, reply.text, reply_markup=markup(reply))
+            await send(bot, target, reply)
+
+
+async def send(bot: Bot, chat_id: str, reply: Reply) -> Message:
+    if reply.photo is not None:
+        return await bot.send_photo(chat_id, reply.photo, caption=reply.text[:1024], reply_markup=markup(reply))
+    return await bot.send_message(chat_id, reply.text, reply_markup=markup(reply))
 
 
 async def edit(bot: Bot, chat_id: str, reply: Reply) -> None:
@@ -83,7 +89,7 @@ def deliverer(bot: Bot):
     async def deliver(chat_id: str, payload: dict) -> str | None:
         reply = Reply.from_payload(payload)
         try:
-            message = await bot.send_message(chat_id, reply.text, reply_markup=markup(reply))
+            message = await send(bot, chat_id, reply)
         except RetryAfter as exc:
             raise RetryLater(float(exc.retry_after if isinstance(exc.retry_after, int | float)
                                    else exc.retry_after.total_seconds())) from None

@@ -76,6 +76,8 @@ async def render_alert(session: AsyncSession, core: Core, alert: Alert, lang: st
         lines.append(t(lang, "alert.declared_at", at=local(declaration.declared_at).strftime("%H:%M %d/%m/%Y")))
         if not person.is_self:
             lines.append(t(lang, "alert.by_household"))
+    if alert.tier == "silent":
+        lines.append(t(lang, "alert.missed", days=core.rules.schedule.missed_days_alert))
     if alert.acknowledged_at:
         lines.append(t(lang, "alert.acknowledged", who=alert.acknowledged_by,
                        at=local(alert.acknowledged_at).strftime("%H:%M %d/%m")))

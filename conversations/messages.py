@@ -1,6 +1,7 @@
 """What flows between a channel and the core: an Incoming message in, Replies out. No channel types here."""
 from __future__ import annotations
 
+import base64
 from dataclasses import dataclass, field
 
 
@@ -50,14 +51,19 @@ class Reply:
     edit_id: str | None = None
     toast: bool = False
     chat_id: str | None = None  # another chat of the same channel; None: the chat it answers
+    photo: bytes | None = None  # a PNG image; `text` is then its caption
 
     def to_payload(self) -> dict:
-        return {"text": self.text, "buttons": [[[b.label, b.payload] for b in row] for row in self.buttons]}
+        payload = {"text": self.text, "buttons": [[[b.label, b.payload] for b in row] for row in self.buttons]}
+        if self.photo is not None:
+            payload["photo"] = base64.b64encode(self.photo).decode("ascii")
+        return payload
 
     @classmethod
     def from_payload(cls, payload: dict) -> Reply:
         rows = [[Button(label, data) for label, data in row] for row in payload.get("buttons", [])]
-        return cls(text=payload["text"], buttons=rows)
+        photo = base64.b64decode(payload["photo"]) if payload.get("photo") else None
+        return cls(text=payload["text"], buttons=rows, photo=photo)
 
 
 def one_per_row(buttons: list[Button]) -> list[list[Button]]:

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from datetime import date, time
 
 from storage.text import fold
 
@@ -87,3 +87,15 @@ def day(text: str, today: date) -> date | None:
         return date(year, int(m), int(d))
     except ValueError:
         return None
+
+
+_CLOCK = re.compile(r"(\d{1,2})\s*(?:[:hg.]|giờ)?\s*(\d{2})?\s*(?:p|phút)?", re.IGNORECASE)
+
+
+def clock_time(text: str) -> time | None:
+    """A time of day: '8:30', '08.30', '8h30', '8 giờ 30', '8h' or '8' -> 08:30 / 08:00."""
+    match = _CLOCK.fullmatch((text or "").strip())
+    if not match:
+        return None
+    hour, minute = int(match.group(1)), int(match.group(2) or 0)
+    return time(hour, minute) if hour < 24 and minute < 60 else None

@@ -5,7 +5,7 @@ from sqlmodel import select
 
 from conversations import checkin as checkin_flow
 from conversations import household as household_flow
-from conversations import registration
+from conversations import registration, reminder_times
 from conversations.messages import Button, Reply
 from conversations.runtime import Context, begin, clear_state, load_state
 from locales import LANGUAGES
@@ -59,6 +59,10 @@ async def household(ctx: Context) -> list[Reply]:
     return await begin(ctx, household_flow.FLOW)
 
 
+async def reminders(ctx: Context) -> list[Reply]:
+    return await begin(ctx, reminder_times.FLOW)
+
+
 async def cancel(ctx: Context) -> list[Reply]:
     cancelled = await clear_state(ctx.session, ctx.account.id)
     return [Reply(ctx.t("common.cancelled" if cancelled else "common.nothing_to_cancel"), remove_keyboard=True)]
@@ -72,7 +76,7 @@ async def language(ctx: Context) -> list[Reply]:
 async def set_language(ctx: Context) -> list[Reply]:
     from handlers.dispatch import current_question
 
-    lang = ctx.incoming.button.split(":", 1)[1]
+    lang = ctx.incoming.button.partition(":")[2]  # a forged "lang" without a value must not raise
     if lang not in LANGUAGES:
         return await language(ctx)
     ctx.account.language = lang

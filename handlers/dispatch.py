@@ -1,12 +1,12 @@
 """Routing: commands, buttons and text to the handler or the conversation that owns them."""
 from __future__ import annotations
 
-from conversations import checkin, household, registration
+from conversations import checkin, household, registration, reminder_times
 from conversations.messages import Reply
 from conversations.runtime import Context, Flow, advance, load_state, resume
 from handlers import citizen, staff
 
-FLOWS: dict[str, Flow] = {f.name: f for f in (registration.FLOW, household.FLOW, checkin.FLOW)}
+FLOWS: dict[str, Flow] = {f.name: f for f in (registration.FLOW, household.FLOW, checkin.FLOW, reminder_times.FLOW)}
 
 PRIVATE_COMMANDS = {
     "/start": citizen.start, "/dangky": citizen.start, "/register": citizen.start,
@@ -15,11 +15,14 @@ PRIVATE_COMMANDS = {
     "/huy": citizen.cancel, "/cancel": citizen.cancel,
     "/ngonngu": citizen.language, "/language": citizen.language,
     "/trogiup": citizen.help_, "/help": citizen.help_,
+    "/nhacnho": citizen.reminders, "/reminders": citizen.reminders,
     "/lienket": staff.bind, "/bind": staff.bind,
+    "/baocao": staff.report, "/report": staff.report,
 }
 GROUP_COMMANDS = {
     "/lienket": staff.bind, "/bind": staff.bind,
     "/trogiup": staff.group_help, "/help": staff.group_help, "/start": staff.group_help,
+    "/baocao": staff.report, "/report": staff.report,
 }
 BUTTONS = {"alert": staff.press_alert, "go": citizen.go, "lang": citizen.set_language}
 

@@ -6,7 +6,8 @@ from sqlmodel import select
 from conversations.alerts import ACK, ACKNOWLEDGED, GROUP_LANGUAGE, OPEN, RESOLVE, RESOLVED, render_alert
 from conversations.messages import Reply
 from conversations.runtime import Context
-from storage.models import Alert, GroupBinding
+from scheduler.report import report_replies
+from storage.models import Alert, GroupBinding, Station
 from storage.outbox import sent_copies
 from storage.stations import redeem_bind_code
 
@@ -23,7 +24,21 @@ async def bind(ctx: Context) -> list[Reply]:
                                     ctx.core.utcnow())
     if result.status != "ok":
         return [Reply(ctx.t(f"bind.{result.status}"))]
+    if result.station is None:
+        return [Reply(ctx.t("bind.ok_province"))]
     return [Reply(ctx.t("bind.ok", station=result.station.full_name or result.station.name))]
+
+
+async def report(ctx: Context) -> list[Reply]:
+    """/baocao: the daily report now: a station group gets its station's, the province group and admins the province's."""
+    inc = ctx.incoming
+    query = select(GroupBinding).where(GroupBinding.channel == inc.channel, GroupBinding.chat_id == inc.chat_id)
+    binding = (await ctx.session.exec(query)).first() if inc.chat_type != "private" else None
+    if binding is None and not ctx.core.is_admin(inc.channel, inc.user_id):
+        return [Reply(ctx.t("report.not_bound" if inc.chat_type != "private" else "report.group_only"))]
+    station = await ctx.session.get(Station, binding.station_id) if binding and binding.station_id else None
+    lang = GROUP_LANGUAGE if inc.chat_type != "private" else ctx.lang
+    return await report_replies(ctx.session, ctx.core, station, lang)
 
 
 async def group_help(ctx: Context) -> list[Reply]:

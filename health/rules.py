@@ -7,6 +7,7 @@ from datetime import time
 from pathlib import Path
 
 _DEFAULTS = Path(__file__).with_name("default_rules.toml")
+SYMPTOM_TIERS = ("danger", "watch")
 
 
 class RulesError(ValueError):
@@ -29,6 +30,17 @@ class BreathingBand:
 
 
 @dataclass(frozen=True)
+class Schedule:
+    """When the bot reminds, chases, escalates, reports and closes quarantines (times are local)."""
+
+    chase_after_minutes: int  # second reminder this long after a slot begins
+    station_after_minutes: int  # then the station's list of the silent
+    missed_days_alert: int  # whole days without a declaration that make an alert
+    report_time: time
+    closing_time: time  # on the end date, the closing message goes out at this time
+
+
+@dataclass(frozen=True)
 class Rules:
     slots: tuple[time, ...]
     quarantine_days: dict[str, int]
@@ -40,6 +52,7 @@ class Rules:
     spo2_min: int
     breathing: tuple[BreathingBand, ...]
     symptoms: tuple[Symptom, ...]
+    schedule: Schedule
 
     @property
     def categories(self) -> list[str]:
@@ -73,17 +86,20 @@ def _parse_slot(text: str) -> time:
         raise RulesError(f"check-in slot '{text}' is not HH:MM") from None
 
 
-def load_rules(path: Path | None = None) -> Rules:
-    """The default rules, with the file at `path` (if any) laid over them key by key."""
+def load_rules(path: Path | None = None, overrides: dict | None = None) -> Rules:
+    """The default rules, with the file at `path` (if any) and then `overrides` laid over them key by key."""
     raw = tomllib.loads(_DEFAULTS.read_text("utf-8"))
     if path is not None:
         try:
             raw = _merge(raw, tomllib.loads(Path(path).read_text("utf-8")))
         except tomllib.TOMLDecodeError as exc:
             raise RulesError(f"{path}: {exc}") from None
+    raw = _merge(raw, overrides or {})
     try:
         return _build(raw)
-    except (KeyError, TypeError) as exc:
+    except RulesError:
+        raise
+    except (KeyError, TypeError, ValueError) as exc:  # ValueError: a number written as words, say
         raise RulesError(f"rules: missing or wrong entry {exc}") from None
 
 
@@ -102,5 +118,24 @@ def _build(raw: dict) -> Rules:
         spo2_danger_max=int(triage["spo2_danger_max"]),
         spo2_min=int(checkin["spo2_min"]),
         breathing=tuple(BreathingBand(**b) for b in triage["breathing"]),
-        symptoms=tuple(Symptom(**s) for s in raw["symptoms"]),
+        symptoms=_symptoms(raw["symptoms"]),
+        schedule=_schedule(raw["schedule"]),
     )
+
+
+def _schedule(raw: dict) -> Schedule:
+    return Schedule(
+        chase_after_minutes=int(raw["chase_after_minutes"]),
+        station_after_minutes=int(raw["station_after_minutes"]),
+        missed_days_alert=int(raw["missed_days_alert"]),
+        report_time=_parse_slot(raw["report_time"]),
+        closing_time=_parse_slot(raw["closing_time"]),
+    )
+
+
+def _symptoms(entries: list[dict]) -> tuple[Symptom, ...]:
+    symptoms = tuple(Symptom(**s) for s in entries)
+    wrong = [s.code for s in symptoms if s.tier not in SYMPTOM_TIERS]
+    if wrong:  # caught here, not at the first declaration that ticks it
+        raise RulesError(f"rules: symptom tier must be danger or watch: {', '.join(wrong)}")
+    return symptoms

@@ -20,6 +20,7 @@ class Account(SQLModel, table=True):
     channel: str = Field(max_length=16)
     external_id: str = Field(max_length=64)
     language: str = Field(default="vi", max_length=8)
+    reminder_times: list | None = Field(default=None, sa_column=Column(JSON, nullable=True))  # "HH:MM" per slot
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -104,11 +105,12 @@ class Alert(SQLModel, table=True):
 
 
 class GroupBinding(SQLModel, table=True):
-    """A staff group chat bound to a station: its alerts go there."""
+    """A staff group chat bound to a station (its alerts and reports go there) or to the whole province."""
 
     __table_args__ = (UniqueConstraint("channel", "chat_id"),)
     id: int | None = Field(default=None, primary_key=True)
-    station_id: int = Field(foreign_key="station.id", index=True)
+    scope: str = Field(default="station", max_length=16, sa_column_kwargs={"server_default": "station"})
+    station_id: int | None = Field(default=None, foreign_key="station.id", index=True)  # None: province
     channel: str = Field(max_length=16)
     chat_id: str = Field(max_length=64)
     bound_by: str | None = Field(default=None, max_length=64)
@@ -116,10 +118,11 @@ class GroupBinding(SQLModel, table=True):
 
 
 class BindCode(SQLModel, table=True):
-    """A one-time code that binds a group chat to a station."""
+    """A one-time code that binds a group chat to a station, or to the province (scope "province")."""
 
     code: str = Field(primary_key=True, max_length=32)
-    station_id: int = Field(foreign_key="station.id")
+    scope: str = Field(default="station", max_length=16, sa_column_kwargs={"server_default": "station"})
+    station_id: int | None = Field(default=None, foreign_key="station.id")
     created_at: datetime = Field(default_factory=utcnow)
     expires_at: datetime
     used_at: datetime | None = None
@@ -142,3 +145,15 @@ class Outbox(SQLModel, table=True):
     alert_id: int | None = Field(default=None, foreign_key="alert.id", index=True)
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+
+
+class Claim(SQLModel, table=True):
+    """A scheduled send taken by one process: (kind, subject, day, slot) is unique, so it happens once."""
+
+    __table_args__ = (UniqueConstraint("kind", "subject", "day", "slot"),)
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)  # remind / chase / silent / missed / report / closing
+    subject: str = Field(max_length=64)  # "person:12", "account:3", "station:5", "province"
+    day: date
+    slot: str = Field(default="", max_length=5)
+    claimed_at: datetime = Field(default_factory=utcnow)

@@ -21,6 +21,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.models import BindCode, GroupBinding, Station
 from storage.text import fold
 
+PROVINCE = "PROVINCE"  # `cachly station bind-code PROVINCE`: the province-level group
+STATION_SCOPE, PROVINCE_SCOPE = "station", "province"
 CSV_COLUMNS = ("code", "name", "full_name", "type", "province_code", "province_name")
 BUNDLED_UNITS = "gia-lai-2025-units.csv"
 # No 0/O or 1/I: codes are read aloud and typed on phones.
@@ -41,7 +43,8 @@ class ImportResult:
 @dataclass
 class BindResult:
     status: Literal["ok", "unknown", "used", "expired"]
-    station: Station | None = None
+    station: Station | None = None  # None for a province code
+    scope: str = "station"
 
 
 # --- import -----------------------------------------------------------------------------------------
@@ -202,15 +205,18 @@ def normalize_bind_code(code: str) -> str:
 async def issue_bind_code(
     session: AsyncSession, station_code: str, now: datetime, ttl: timedelta = timedelta(hours=24)
 ) -> str:
-    station = await get_station(session, station_code)
-    if station is None:
+    """A code for a station's group, or for the province's group when station_code is PROVINCE."""
+    province = station_code.upper() == PROVINCE
+    station = None if province else await get_station(session, station_code)
+    if station is None and not province:
         raise ValueError(f"unknown station {station_code}")
     now = as_utc(now)
     while True:  # 32^8 codes: a clash is astronomically rare, but the primary key must stay unique
         code = "".join(secrets.choice(BIND_ALPHABET) for _ in range(BIND_CODE_LENGTH))
         if await session.get(BindCode, code) is None:
             break
-    session.add(BindCode(code=code, station_id=station.id, created_at=now, expires_at=now + ttl))
+    session.add(BindCode(code=code, station_id=station.id if station else None,
+                         scope=PROVINCE_SCOPE if province else STATION_SCOPE, created_at=now, expires_at=now + ttl))
     await session.flush()
     return code
 
@@ -226,14 +232,14 @@ async def _claim(session: AsyncSession, code: str, chat_id: str, now: datetime) 
 
 
 async def _bind_chat(
-    session: AsyncSession, station_id: int, channel: str, chat_id: str, by: str, now: datetime
+    session: AsyncSession, bind: BindCode, channel: str, chat_id: str, by: str, now: datetime
 ) -> None:
     query = select(GroupBinding).where(GroupBinding.channel == channel, GroupBinding.chat_id == chat_id)
     binding = (await session.exec(query)).first()
     if binding is None:
-        binding = GroupBinding(station_id=station_id, channel=channel, chat_id=chat_id)
+        binding = GroupBinding(station_id=bind.station_id, channel=channel, chat_id=chat_id)
         session.add(binding)
-    binding.station_id, binding.bound_by, binding.bound_at = station_id, by, now
+    binding.station_id, binding.scope, binding.bound_by, binding.bound_at = bind.station_id, bind.scope, by, now
     await session.flush()
 
 
@@ -245,15 +251,15 @@ async def redeem_bind_code(
     bind = await session.get(BindCode, normalize_bind_code(code))
     if bind is None:
         return BindResult("unknown")
-    station = await session.get(Station, bind.station_id)
+    station = await session.get(Station, bind.station_id) if bind.station_id else None
     if bind.used_at is not None:
         return BindResult("used", station)
     if as_utc(bind.expires_at) <= now:
         return BindResult("expired", station)
     if not await _claim(session, bind.code, chat_id, now):
         return BindResult("used", station)
-    await _bind_chat(session, bind.station_id, channel, chat_id, by, now)
-    return BindResult("ok", station)
+    await _bind_chat(session, bind, channel, chat_id, by, now)
+    return BindResult("ok", station, bind.scope)
 
 
 async def bound_chats(session: AsyncSession, station_id: int) -> list[GroupBinding]:

@@ -1,0 +1,38 @@
+"""End of quarantine: on the last day the person gets the closing advice and the record is completed."""
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import update
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from conversations.messages import Reply
+from handlers.core import Core
+from locales import t
+from storage.models import Account, Person
+from storage.outbox import enqueue
+
+
+async def closing_round(session: AsyncSession, core: Core, now: datetime) -> int:
+    """Close every quarantine whose end date (as it stands now, extended or not) has come.
+
+    On the end date itself that is from the closing time on; a quarantine whose end passed while the
+    bot was down is closed at once. The conditional UPDATE makes each closing happen once.
+    """
+    ending = Person.end_date < now.date()
+    if now.time() >= core.rules.schedule.closing_time:
+        ending = Person.end_date <= now.date()
+    query = (select(Person, Account).join(Account, Account.id == Person.account_id)
+             .where(Person.status == "active", ending))
+    closed = 0
+    for person, account in (await session.exec(query)).all():
+        result = await session.exec(update(Person).where(Person.id == person.id, Person.status == "active")
+                                    .values(status="completed"))
+        if result.rowcount != 1:
+            continue
+        text = t(account.language, "closing.message", name=person.full_name,
+                 days=core.rules.self_monitoring_days)
+        enqueue(session, account.channel, account.external_id, Reply(text).to_payload(), now=core.utcnow())
+        closed += 1
+    return closed

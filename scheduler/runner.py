@@ -1,0 +1,62 @@
+"""The scheduler: every half minute, sweeps ask the database who is due and claim what they send.
+
+Sweeps, not per-person timers: restart-safe, they catch up after downtime while a slot is still open,
+and stay correct with several bot processes on one database (see scheduler.claims).
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from handlers.core import Core
+from scheduler.closing import closing_round
+from scheduler.report import report_round
+from scheduler.rounds import missed_days_round, remind_round, silent_list_round
+
+log = logging.getLogger(__name__)
+Sweep = Callable[[AsyncSession, Core, datetime], Awaitable[int]]
+SWEEPS: dict[str, Sweep] = {
+    "closing": closing_round,  # first: a quarantine that ended gets no reminder
+    "remind": remind_round,
+    "silent": silent_list_round,
+    "missed": missed_days_round,
+    "report": report_round,
+}
+
+
+class Scheduler:
+    def __init__(self, core: Core, interval_seconds: float = 30) -> None:
+        self.core = core
+        self.interval_seconds = interval_seconds
+        self._apscheduler: AsyncIOScheduler | None = None
+
+    async def tick(self) -> dict[str, int]:
+        """Run every sweep once, each in its own transaction; how many messages each queued."""
+        now = self.core.now()
+        done: dict[str, int] = {}
+        for name, sweep in SWEEPS.items():
+            try:
+                async with self.core.db.session() as session:
+                    done[name] = await sweep(session, self.core, now)
+            except Exception as exc:  # noqa: BLE001 - one failing sweep must not stop the others
+                log.error("scheduler sweep %s failed: %s", name, type(exc).__name__)
+                done[name] = 0
+        if any(done.values()):
+            log.info("scheduler queued %s", {k: v for k, v in done.items() if v})
+            self.core.outbox_ready.set()
+        return done
+
+    def start(self) -> None:
+        self._apscheduler = AsyncIOScheduler(timezone=self.core.tz)
+        self._apscheduler.add_job(self.tick, "interval", seconds=self.interval_seconds, next_run_time=datetime.now(self.core.tz),
+                                  max_instances=1, coalesce=True, id="sweeps")
+        self._apscheduler.start()
+
+    async def stop(self) -> None:
+        if self._apscheduler is not None:
+            self._apscheduler.shutdown(wait=False)
+            self._apscheduler = None

@@ -1,0 +1,437 @@
+"""End to end on Telegram: the real python-telegram-bot Application, over HTTP, against FakeBotAPI.
+
+Nothing of python-telegram-bot is mocked: updates come by long polling, replies go out as Bot API
+calls, and the tests read what a person or a station group would see. Time is the test's clock;
+waiting is on the fake's events, never on sleep.
+"""
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlmodel import select
+
+from bot.app import TelegramBot, build_core
+from bot.settings import Settings, load_settings
+from handlers.core import Core
+from storage.migrate import upgrade
+from storage.models import Outbox
+from storage.stations import import_units_csv, issue_bind_code
+from tests.conftest import UNITS_CSV, Clock
+from tests.fake_bot_api import JSON, FakeBotAPI
+
+ADMIN = 999
+CITIZEN = 1001
+STAFF_LAN, STAFF_BINH = 501, 502
+GROUP = -1005001
+PLEIKU = "23575"  # Phường Pleiku, the station "pleiku" finds
+PHONE = "0912345678"
+
+
+# --- the bot around the fake -------------------------------------------------------------------------
+
+
+class Harness:
+    """FakeBotAPI + the real TelegramBot on a SQLite file; `restart` swaps in a new bot and core."""
+
+    def __init__(self, fake: FakeBotAPI, settings: Settings, clock: Clock) -> None:
+        self.fake, self.settings, self.clock = fake, settings, clock
+        self.bot: TelegramBot | None = None
+
+    @property
+    def core(self) -> Core:
+        assert self.bot is not None
+        return self.bot.core
+
+    async def start(self) -> None:
+        self.bot = TelegramBot(self.settings, build_core(self.settings, clock=self.clock), poll_timeout=1)
+        await self.bot.start()
+
+    async def stop(self) -> None:
+        if self.bot is not None:
+            await self.bot.stop()
+            self.bot = None
+
+    async def restart(self) -> None:
+        await self.stop()
+        await self.start()
+
+    async def bind_code(self, station: str = PLEIKU) -> str:
+        """What `cachly station bind-code` gives the admin."""
+        async with self.core.db.session() as session:
+            return await issue_bind_code(session, station, self.clock())
+
+    async def outbox(self) -> list[Outbox]:
+        async with self.core.db.session() as session:
+            return list((await session.exec(select(Outbox).order_by(Outbox.id))).all())
+
+
+@pytest.fixture
+async def harness(db_url: str, clock: Clock) -> AsyncIterator[Harness]:
+    fake = FakeBotAPI()
+    await fake.start()
+    fake.user(ADMIN, "Quản trị", "vi")
+    fake.user(CITIZEN, "An", "vi")
+    fake.user(STAFF_LAN, "Lan", "vi")
+    fake.user(STAFF_BINH, "Bình", "vi")
+    settings = load_settings(telegram_token=fake.token, telegram_base_url=fake.base_url,
+                             database_url=db_url, admin_ids=[ADMIN])
+    await upgrade(db_url)
+    seeding = build_core(settings, clock=clock)
+    async with seeding.db.session() as session:
+        await import_units_csv(session, UNITS_CSV)
+    await seeding.db.dispose()
+    h = Harness(fake, settings, clock)
+    await h.start()
+    try:
+        yield h
+    finally:
+        await h.stop()
+        await fake.stop()
+
+
+# --- a person's actions, each waiting for the answer it causes -----------------------------------------
+
+
+def newest_button(fake: FakeBotAPI, chat_id: int, label: str) -> tuple[JSON, str]:
+    """The newest bot message with a button labelled `label` (else containing it), and its data."""
+    for exact in (True, False):
+        for msg in reversed(fake.sent(chat_id)):
+            for text, data in fake.buttons(msg):
+                if (text == label) if exact else (label.casefold() in text.casefold()):
+                    return msg, data
+    raise AssertionError(f"no button {label!r} in chat {chat_id}: {[fake.buttons(m) for m in fake.sent(chat_id)]}")
+
+
+async def say(fake: FakeBotAPI, user: int, text: str, expect: str, chat: int | None = None) -> JSON:
+    """Send a text; the bot's first new message containing `expect`."""
+    chat = chat or user
+    after = len(fake.sent(chat))
+    await fake.send_text(user, text, chat_id=chat)
+    return await fake.wait_for_message(chat, lambda m: expect in m["text"], after=after)
+
+
+async def tap(fake: FakeBotAPI, user: int, label: str, expect: str, chat: int | None = None) -> JSON:
+    """Press the newest button labelled `label`; the bot's first new message containing `expect`."""
+    chat = chat or user
+    msg, data = newest_button(fake, chat, label)
+    after = len(fake.sent(chat))
+    await fake.press(user, msg, data)
+    return await fake.wait_for_message(chat, lambda m: expect in m["text"], after=after)
+
+
+async def toggle(fake: FakeBotAPI, user: int, label: str) -> JSON:
+    """Press a multi-select button: the question is edited in place."""
+    msg, data = newest_button(fake, user, label)
+    await fake.press(user, msg, data)
+    return await fake.wait_for_edit(user, msg["message_id"], lambda m: data in str(m["reply_markup"]))
+
+
+async def share_contact(fake: FakeBotAPI, user: int, phone: str, expect: str) -> JSON:
+    after = len(fake.sent(user))
+    await fake.send_contact(user, phone)
+    return await fake.wait_for_message(user, lambda m: expect in m["text"], after=after)
+
+
+async def register_via_telegram(fake: FakeBotAPI, user: int = CITIZEN, name: str = "Nguyễn Văn An",
+                                phone: str | None = None) -> JSON:
+    """The whole Vietnamese registration; without `phone` the number is shared with the contact button.
+    Returns the "Đăng ký xong" message."""
+    await say(fake, user, "/start", "Bạn có đồng ý không?")
+    await tap(fake, user, "Đồng ý", "Họ và tên")
+    await say(fake, user, name, "sinh năm nào")
+    await say(fake, user, "1980", "Giới tính")
+    await tap(fake, user, "Nam", "Số điện thoại")
+    assert fake.contact_requested(user)
+    if phone is None:
+        await share_contact(fake, user, "+84912345678", "Số CCCD")
+    else:
+        await say(fake, user, phone, "Số CCCD")
+    await tap(fake, user, "Bỏ qua", "xã/phường nào")
+    await say(fake, user, "pleiku", "Bấm chọn xã/phường")
+    await tap(fake, user, "Phường Pleiku", "Địa chỉ nơi bạn cách ly")
+    await say(fake, user, "12 Lê Lợi, tổ 3", "diện cách ly nào")
+    await tap(fake, user, "F1", "bắt đầu cách ly")
+    summary = await tap(fake, user, "Hôm nay", "Thông tin đăng ký")
+    assert name in summary["text"] and "Phường Pleiku" in summary["text"]
+    return await tap(fake, user, "Xác nhận", "Đăng ký xong")
+
+
+async def checkin_via_telegram(fake: FakeBotAPI, user: int = CITIZEN, temperature: str = "36,8",
+                               symptoms: tuple[str, ...] = (), spo2: str | None = None,
+                               breathing: str | None = None, expect: str = "Đã ghi nhận khai báo",
+                               who: str | None = None) -> JSON:
+    """/khaibao to the end; returns the result message (containing `expect`)."""
+    if who is None:
+        await say(fake, user, "/khaibao", "Nhiệt độ cơ thể")
+    else:
+        await say(fake, user, "/khaibao", "Khai báo cho ai?")
+        await tap(fake, user, who, "Nhiệt độ cơ thể")
+    await say(fake, user, temperature, "triệu chứng")
+    for symptom in symptoms:
+        await toggle(fake, user, symptom)
+    await tap(fake, user, "Xong" if symptoms else "Không có triệu chứng", "SpO2")
+    if spo2 is None:
+        await tap(fake, user, "Không có máy đo", "số lần thở")
+    else:
+        await say(fake, user, spo2, "số lần thở")
+    if breathing is None:
+        await tap(fake, user, "Bỏ qua", "nhắn gì thêm")
+    else:
+        await say(fake, user, breathing, "nhắn gì thêm")
+    return await tap(fake, user, "Không có", expect)
+
+
+async def danger_checkin(fake: FakeBotAPI, user: int = CITIZEN) -> JSON:
+    return await checkin_via_telegram(fake, user, "39,2", symptoms=("Khó thở",), spo2="92",
+                                      expect="CẦN HỖ TRỢ NGAY")
+
+
+async def bind_group(h: Harness, group: int = GROUP, staff: int = STAFF_LAN) -> JSON:
+    h.fake.group(group, "Trạm Y tế Phường Pleiku")
+    code = await h.bind_code()
+    return await say(h.fake, staff, f"/lienket {code}", "đã được liên kết", chat=group)
+
+
+def is_alert(msg: JSON) -> bool:
+    return "NGUY HIỂM" in msg["text"]
+
+
+# --- the scenarios ---------------------------------------------------------------------------------------
+
+
+async def test_start_up_sets_command_menus_per_language_and_chat_type(harness: Harness) -> None:
+    fake = harness.fake
+    private, groups = {"type": "all_private_chats"}, {"type": "all_group_chats"}
+    vi_private = {c["command"]: c["description"] for c in fake.commands("", private)}
+    assert {"start", "khaibao", "nguoithan", "huy"} <= vi_private.keys()
+    assert vi_private["khaibao"] == "Khai báo sức khỏe"
+    en_private = {c["command"]: c["description"] for c in fake.commands("en", private)}
+    assert {"start", "checkin", "household", "cancel"} <= en_private.keys()
+    assert en_private["checkin"] == "Declare your health"
+    assert "lienket" in [c["command"] for c in fake.commands("", groups)]
+    assert "bind" in [c["command"] for c in fake.commands("en", groups)]
+    assert "khaibao" not in [c["command"] for c in fake.commands("", groups)]  # citizens' commands stay private
+
+
+async def test_registration_in_vietnamese_with_the_share_contact_button(harness: Harness) -> None:
+    fake = harness.fake
+    done = await register_via_telegram(fake)
+    assert "12/12/2026" in done["text"]  # F1: 14 days from today, 29/11/2026
+    keyboards = fake.reply_keyboards(CITIZEN)
+    assert keyboards[0]["keyboard"][0][0]["request_contact"] is True
+    assert keyboards[-1] == {"remove_keyboard": True}  # the share button goes away once used
+    status = await say(fake, CITIZEN, "/start", "Tình trạng cách ly")
+    assert "Nguyễn Văn An" in status["text"] and "còn 13 ngày" in status["text"]
+    assert "chưa khai báo" in status["text"]
+
+
+async def test_registration_with_a_typed_phone_number(harness: Harness) -> None:
+    fake = harness.fake
+    await register_via_telegram(fake, phone="0912.345.678")
+    status = await say(fake, CITIZEN, "/start", "Tình trạng cách ly")
+    assert "Nguyễn Văn An" in status["text"]
+
+
+async def test_an_english_speaking_person_registers_in_english(harness: Harness) -> None:
+    fake = harness.fake
+    fake.user(2002, "John", "en")
+    await say(fake, 2002, "/start", "Do you agree?")
+    await tap(fake, 2002, "I agree", "full name")
+    await say(fake, 2002, "John Smith", "What year were you born?")
+    await say(fake, 2002, "20xx", "4 digits")  # a bad answer: what is expected, and the question again
+    await say(fake, 2002, "1985", "Your gender?")
+    await tap(fake, 2002, "Male", "phone number")
+    await say(fake, 2002, "+84 912 345 678", "citizen ID")
+    await tap(fake, 2002, "Skip", "commune or ward")
+    await say(fake, 2002, "quy nhon", "Tap your commune")
+    await tap(fake, 2002, "Quy Nhơn", "The address")
+    await say(fake, 2002, "5 Tran Hung Dao", "kind of quarantine")
+    await tap(fake, 2002, "F2", "start?")
+    summary = await tap(fake, 2002, "Today", "Confirm")
+    assert "John Smith" in summary["text"]
+    done = await tap(fake, 2002, "Confirm", "You are registered!")
+    assert "05/12/2026" in done["text"]  # F2: 7 days
+
+
+async def test_household_member_is_offered_when_declaring(harness: Harness) -> None:
+    fake = harness.fake
+    await register_via_telegram(fake)
+    await say(fake, CITIZEN, "/nguoithan", "người thân bạn khai hộ")
+    await say(fake, CITIZEN, "Trần Thị Bình", "Người này sinh năm nào")
+    await say(fake, CITIZEN, "1950", "Giới tính của người này")
+    await tap(fake, CITIZEN, "Nữ", "diện cách ly nào")
+    await tap(fake, CITIZEN, "F1", "bắt đầu cách ly")
+    summary = await tap(fake, CITIZEN, "Hôm qua", "Thông tin người được khai hộ")
+    assert "Trần Thị Bình" in summary["text"]
+    await tap(fake, CITIZEN, "Xác nhận", "Đã thêm Trần Thị Bình")
+    who = await say(fake, CITIZEN, "/khaibao", "Khai báo cho ai?")
+    assert [label for label, _ in fake.buttons(who)] == ["Nguyễn Văn An", "Trần Thị Bình"]
+    result = await checkin_via_telegram(fake, who="Trần Thị Bình")
+    assert "Trần Thị Bình" in result["text"]
+    again = await say(fake, CITIZEN, "/khaibao", "Khai báo cho ai?")
+    assert [label for label, _ in fake.buttons(again)] == ["Nguyễn Văn An", "✅ Trần Thị Bình"]
+
+
+async def test_a_normal_checkin_gets_a_result_and_alerts_nobody(harness: Harness) -> None:
+    fake = harness.fake
+    await bind_group(harness)
+    await register_via_telegram(fake)
+    result = await checkin_via_telegram(fake, temperature="36.8", spo2="98", breathing="16")
+    assert "Sức khỏe bình thường" in result["text"]
+    status = await say(fake, CITIZEN, "/start", "Tình trạng cách ly")
+    assert "08:00" in status["text"]  # the 09:30 declaration belongs to the morning slot
+    assert len(fake.sent(GROUP)) == 1  # the bind reply only
+    assert fake.sent(ADMIN) == []
+    assert await harness.outbox() == []
+
+
+async def test_danger_checkin_alerts_the_bound_group_and_staff_take_it(harness: Harness) -> None:
+    fake = harness.fake
+    bound = await bind_group(harness)
+    assert "Phường Pleiku" in bound["text"]
+    await register_via_telegram(fake)
+    await danger_checkin(fake)
+
+    alert = await fake.wait_for_message(GROUP, is_alert)
+    for shown in ("Nguyễn Văn An", PHONE, "12 Lê Lợi", "SpO2 92", "Khó thở", "39.2"):
+        assert shown in alert["text"], shown
+    assert [label for label, _ in fake.buttons(alert)] == ["✋ Đã tiếp nhận", "✅ Đã xử lý"]
+    assert fake.sent(ADMIN) == []  # a bound group: the admins are not bothered
+
+    query = await fake.press(STAFF_LAN, alert, fake.button(alert, "Đã tiếp nhận"))
+    answer = await fake.wait_for_call("answerCallbackQuery", lambda p: p["callback_query_id"] == query)
+    assert "tiếp nhận" in answer["text"]
+    taken = await fake.wait_for_edit(GROUP, alert["message_id"])
+    assert "Đã tiếp nhận: Lan lúc 09:30" in taken["text"] and "Nguyễn Văn An" in taken["text"]
+    assert [label for label, _ in fake.buttons(taken)] == ["✅ Đã xử lý"]
+
+    # Bình's phone still showed the old buttons: the toast says who was first, nothing changes.
+    query = await fake.press(STAFF_BINH, alert, fake.button(alert, "Đã tiếp nhận"), force=True)
+    answer = await fake.wait_for_call("answerCallbackQuery", lambda p: p["callback_query_id"] == query)
+    assert answer["text"] == "Lan đã tiếp nhận trước lúc 09:30."
+
+    harness.clock.advance(minutes=20)
+    query = await fake.press(STAFF_BINH, taken, fake.button(taken, "Đã xử lý"))
+    await fake.wait_for_call("answerCallbackQuery", lambda p: p["callback_query_id"] == query)
+    handled = await fake.wait_for_edit(GROUP, alert["message_id"], lambda m: "Đã xử lý:" in m["text"])
+    assert "Đã xử lý: Bình lúc 09:50" in handled["text"] and "Đã tiếp nhận: Lan" in handled["text"]
+    assert fake.buttons(handled) == []
+
+    query = await fake.press(STAFF_LAN, alert, fake.button(alert, "Đã tiếp nhận"), force=True)
+    answer = await fake.wait_for_call("answerCallbackQuery", lambda p: p["callback_query_id"] == query)
+    assert answer["text"] == "Bình đã xử lý xong lúc 09:50."
+    assert len([m for m in fake.sent(GROUP) if is_alert(m)]) == 1  # one message, edited in place
+
+
+async def test_bind_codes_that_are_unknown_used_or_expired_are_refused(harness: Harness) -> None:
+    fake, clock = harness.fake, harness.clock
+    fake.group(GROUP, "Trạm Y tế Phường Pleiku")
+    fake.group(GROUP - 1, "Nhóm khác")
+    await say(fake, STAFF_LAN, "/lienket ABCD2345", "Mã liên kết không đúng", chat=GROUP)
+    await say(fake, STAFF_LAN, "/lienket", "Cách dùng: /lienket MÃ", chat=GROUP)
+
+    code = await harness.bind_code()
+    await say(fake, STAFF_LAN, f"/lienket {code.lower()}", "đã được liên kết", chat=GROUP)
+    await say(fake, STAFF_BINH, f"/lienket {code}", "đã được dùng rồi", chat=GROUP - 1)
+
+    old = await harness.bind_code()
+    clock.advance(hours=25)
+    await say(fake, STAFF_BINH, f"/lienket {old}", "đã hết hạn", chat=GROUP - 1)
+
+
+async def test_a_station_without_a_group_alerts_the_admins_in_private(harness: Harness) -> None:
+    fake = harness.fake
+    await register_via_telegram(fake)
+    await danger_checkin(fake)
+    alert = await fake.wait_for_message(ADMIN, is_alert)
+    assert "Nguyễn Văn An" in alert["text"] and PHONE in alert["text"]
+    query = await fake.press(ADMIN, alert, fake.button(alert, "Đã tiếp nhận"))
+    await fake.wait_for_call("answerCallbackQuery", lambda p: p["callback_query_id"] == query)
+    taken = await fake.wait_for_edit(ADMIN, alert["message_id"])
+    assert "Đã tiếp nhận: Quản trị" in taken["text"]
+
+
+async def test_a_restart_in_the_middle_of_registration_continues_where_it_stopped(harness: Harness) -> None:
+    fake = harness.fake
+    await say(fake, CITIZEN, "/start", "Bạn có đồng ý không?")
+    await tap(fake, CITIZEN, "Đồng ý", "Họ và tên")
+    await say(fake, CITIZEN, "Lê Thị Hoa", "sinh năm nào")
+    await say(fake, CITIZEN, "1990", "Giới tính")
+
+    await harness.restart()  # a new TelegramBot and Core on the same database and Bot API
+
+    await tap(fake, CITIZEN, "Nữ", "Số điện thoại")  # a button of the old process still works
+    await say(fake, CITIZEN, "0987 654 321", "Số CCCD")
+    await say(fake, CITIZEN, "123", "12 số")  # bad CCCD: said what is expected, asked again
+    await say(fake, CITIZEN, "079190001234", "xã/phường nào")
+    await say(fake, CITIZEN, "pleiku", "Bấm chọn xã/phường")
+    await tap(fake, CITIZEN, "Phường Pleiku", "Địa chỉ")
+    await say(fake, CITIZEN, "Thôn 2", "diện cách ly nào")
+    await tap(fake, CITIZEN, "F1", "bắt đầu cách ly")
+    summary = await tap(fake, CITIZEN, "Hôm nay", "Thông tin đăng ký")
+    for given in ("Lê Thị Hoa", "1990", "Nữ", "0987654321", "079190001234"):
+        assert given in summary["text"], given
+    await tap(fake, CITIZEN, "Xác nhận", "Đăng ký xong")
+
+
+async def test_an_alert_survives_send_failures(harness: Harness) -> None:
+    fake, clock = harness.fake, harness.clock
+    await bind_group(harness)
+    await register_via_telegram(fake)
+    sender = harness.bot.sender
+    await sender.stop()  # hold the alert back so that the injected failure hits it, not the citizen's reply
+    await danger_checkin(fake)
+    fake.fail_next("sendMessage", 500, "Internal Server Error")
+    assert await sender.run_once() == 1  # one delivery round, by hand: the Bot API fails it
+    [row] = await harness.outbox()
+    assert (row.status, row.attempts) == ("pending", 1) and row.last_error
+    assert await sender.run_once() == 0  # not again before its backoff
+    assert [m for m in fake.sent(GROUP) if is_alert(m)] == []
+
+    sender.start()
+    clock.advance(seconds=5)  # past the backoff, on the core's clock
+    harness.core.outbox_ready.set()
+    alert = await fake.wait_for_message(GROUP, is_alert)
+    assert "Nguyễn Văn An" in alert["text"]
+    alert_sends = [p for _, p in fake.calls("sendMessage") if "NGUY HIỂM" in p["text"]]
+    assert len(alert_sends) == 2  # the failed attempt and the retry, no duplicate
+
+
+@pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")  # PTB's own rate limiter
+async def test_an_alert_survives_telegram_flood_control(harness: Harness) -> None:
+    fake = harness.fake
+    await bind_group(harness)
+    await register_via_telegram(fake)
+    await harness.bot.sender.stop()
+    await danger_checkin(fake)
+    fake.fail_next("sendMessage", 429, "Too Many Requests: retry after 1", retry_after=1)
+    harness.bot.sender.start()
+    alert = await fake.wait_for_message(GROUP, is_alert)  # retried after the second Telegram asked for
+    assert "Nguyễn Văn An" in alert["text"]
+    assert [p["chat_id"] for _, p in fake.calls("sendMessage")][-2:] == [GROUP, GROUP]
+
+
+async def test_an_alert_queued_while_the_bot_was_down_is_delivered_on_start(harness: Harness) -> None:
+    fake = harness.fake
+    await bind_group(harness)
+    await register_via_telegram(fake)
+    await harness.bot.sender.stop()  # the process dies after committing the alert, before sending it
+    await danger_checkin(fake)
+    await harness.stop()
+    assert [row.status for row in await _outbox_of(harness)] == ["pending"]
+    assert [m for m in fake.sent(GROUP) if is_alert(m)] == []
+
+    await harness.start()
+    alert = await fake.wait_for_message(GROUP, is_alert)
+    assert "Nguyễn Văn An" in alert["text"]
+
+
+async def _outbox_of(h: Harness) -> list[Outbox]:
+    """The outbox read with a core of its own, while no bot runs."""
+    core = build_core(h.settings, clock=h.clock)
+    try:
+        async with core.db.session() as session:
+            return list((await session.exec(select(Outbox))).all())
+    finally:
+        await core.db.dispose()
