@@ -4,15 +4,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
+from aiolimiter import AsyncLimiter
+
 from handlers.core import Core
+from storage.models import Outbox
 from storage.outbox import claim_due, mark_failed, mark_retry, mark_sent
 
 log = logging.getLogger(__name__)
 Deliver = Callable[[str, dict], Awaitable[str | None]]  # (chat_id, payload) -> sent message id
 MAX_ATTEMPTS = 12
+STOP_GRACE_SECONDS = 5.0  # a round under way may finish its database work; cancelling it mid-query spills tracebacks
 
 
 class RetryLater(Exception):
@@ -32,19 +37,36 @@ def backoff(attempts: int) -> float:
 
 
 class OutboxSender:
-    def __init__(self, core: Core, channel: str, deliver: Deliver, batch: int = 20,
-                 lease: timedelta = timedelta(seconds=60), idle_seconds: float = 1.0) -> None:
+    """Delivers due outbox rows: chats in parallel, each chat's rows in order, paced below the channel's limit.
+
+    Pacing at `per_second` (under Telegram's 30 messages/s) leaves room for the direct replies of people
+    chatting during a large round; per-chat limits (20/min to a group) and 429s are the bot's rate
+    limiter's, and one slow chat never holds up the others.
+    """
+
+    def __init__(self, core: Core, channel: str, deliver: Deliver, batch: int = 100,
+                 lease: timedelta = timedelta(seconds=120), idle_seconds: float = 1.0,
+                 per_second: float = 25) -> None:
         self.core, self.channel, self.deliver = core, channel, deliver
         self.batch, self.lease, self.idle_seconds = batch, lease, idle_seconds
+        self.pace = AsyncLimiter(per_second, 1)
         self._task: asyncio.Task | None = None
+        self._stopping = False
 
     async def run_once(self) -> int:
         """Deliver the rows due now; how many were tried."""
         async with self.core.db.session() as session:
             rows = await claim_due(session, self.channel, self.core.utcnow(), self.batch, self.lease)
+        by_chat: dict[str, list[Outbox]] = defaultdict(list)
         for row in rows:
-            await self._deliver_one(row.id, row.chat_id, row.payload, row.attempts)
+            by_chat[row.chat_id].append(row)
+        await asyncio.gather(*(self._deliver_chat(chat_rows) for chat_rows in by_chat.values()))
         return len(rows)
+
+    async def _deliver_chat(self, rows: list[Outbox]) -> None:
+        for row in rows:
+            async with self.pace:
+                await self._deliver_one(row.id, row.chat_id, row.payload, row.attempts)
 
     async def _deliver_one(self, row_id: int, chat_id: str, payload: dict, attempts: int) -> None:
         try:
@@ -71,7 +93,7 @@ class OutboxSender:
                 await mark_retry(session, row_id, error, self.core.utcnow() + timedelta(seconds=seconds))
 
     async def run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 tried = await self.run_once()
             except Exception as exc:  # noqa: BLE001 - a database hiccup must not stop deliveries for good
@@ -83,11 +105,20 @@ class OutboxSender:
                 self.core.outbox_ready.clear()
 
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self.run(), name=f"outbox-{self.channel}")
 
     async def stop(self) -> None:
-        if self._task is not None:
+        """Stop between rounds; a round that does not end within the grace period is cancelled (its rows are
+        claimed again when their lease runs out)."""
+        if self._task is None:
+            return
+        self._stopping = True
+        self.core.outbox_ready.set()  # wake an idle loop so that it sees the stop at once
+        try:
+            await asyncio.wait_for(asyncio.shield(self._task), STOP_GRACE_SECONDS)
+        except TimeoutError:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            self._task = None
+        self._task = None

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from datetime import date, time
 
 from storage.text import fold
@@ -37,7 +38,8 @@ def whole_number(text: str) -> int | None:
 
 def full_name(text: str) -> str | None:
     """A person's name: 2 to 100 characters, letters and spaces (and ' - .), at least two letters."""
-    name = " ".join((text or "").split())
+    # NFC: some keyboards send "ễ" as e + two combining marks, which are not letters to isalpha().
+    name = " ".join(unicodedata.normalize("NFC", text or "").split())
     if not 2 <= len(name) <= 100 or sum(c.isalpha() for c in name) < 2:
         return None
     if any(not (c.isalpha() or c in " '-.") for c in name):

@@ -533,3 +533,38 @@ async def test_a_sender_that_died_mid_send_loses_its_lease(core: Core, chat: Cha
     async with core.db.session() as session:
         [again] = await claim_due(session, "telegram", core.utcnow(), 10, LEASE)
     assert again.id == row.id and again.attempts == 2
+
+
+async def test_english_checkin_and_an_english_admin(core: Core) -> None:
+    from locales import t
+
+    admin = ChatDriver(core, "999", language_code="en", name="Admin")
+    await admin.say("/help")  # the admin's account exists, in English
+    person = ChatDriver(core, "101", language_code="en")
+    await person.say("/start")
+    await person.press("I agree")
+    for answer in ("Nguyen Van An", "1980"):
+        await person.say(answer)
+    await person.press("Male")
+    await person.say("0912345678")
+    await person.press("Skip")
+    await person.say("pleiku")
+    await person.press("Pleiku")
+    await person.say("12 Le Loi")
+    await person.press("F1")
+    await person.press("Today")
+    await person.press("Confirm")
+    await person.press("Declare")
+    assert person.text() == t("en", "ask.temperature", name="Nguyen Van An")
+    await person.say("36.9")
+    assert "▫️ Cough" in [b.label for b in person.buttons()]
+    await person.send(button="s:symptoms:cough", message_id="9")
+    await person.press("Done")
+    await person.press("No meter")
+    await person.press("Skip")
+    await person.press("Nothing")
+    assert person.text() == t("en", "result.watch", name="Nguyen Van An")
+    [row] = await outbox(core)
+    assert row.chat_id == "999"
+    assert row.payload["text"].startswith(t("en", "alert.title.watch"))
+    assert "Cough" in row.payload["text"]

@@ -1,6 +1,7 @@
 """The forgiving parsers of what people type: values when readable, None otherwise."""
 from __future__ import annotations
 
+import unicodedata
 from datetime import date
 
 import pytest
@@ -125,6 +126,12 @@ def test_full_name(text: str, name: str) -> None:
 ])
 def test_full_name_refused(text: str) -> None:
     assert parse.full_name(text) is None
+
+
+def test_full_name_typed_decomposed_is_stored_composed() -> None:
+    decomposed = unicodedata.normalize("NFD", "Nguyễn Văn An")
+    assert decomposed != "Nguyễn Văn An"
+    assert parse.full_name(decomposed) == "Nguyễn Văn An"
 
 
 def test_full_name_length_bounds() -> None:

@@ -146,7 +146,7 @@ def test_the_cachly_sandbox_command_runs_a_whole_conversation(tmp_path: Path) ->
     env["CACHLY_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'sandbox.db'}"
     script = "\n".join([*REGISTRATION, *DANGER_CHECKIN, "g1", "/thoat", "this line is never read"]) + "\n"
     done = subprocess.run([sys.executable, "-m", "bot.cli", "sandbox"], input=script, env=env, cwd=tmp_path,
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, check=False)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
     assert "Nghị định 13/2023/NĐ-CP" in output

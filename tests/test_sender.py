@@ -1,0 +1,105 @@
+"""The outbox sender: parallel chats, order within a chat, retries, failures recorded, never dropped."""
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from sqlmodel import select
+
+from bot.sender import MAX_ATTEMPTS, OutboxSender, RetryLater, Undeliverable
+from storage.models import Outbox
+from storage.outbox import claim_due, enqueue
+
+
+async def queue(core, *chats: str) -> None:
+    async with core.db.session() as session:
+        for n, chat in enumerate(chats):
+            enqueue(session, "telegram", chat, {"text": f"m{n}", "buttons": []}, now=core.utcnow())
+
+
+async def rows(core) -> list[Outbox]:
+    async with core.db.session() as session:
+        return list((await session.exec(select(Outbox).order_by(Outbox.id))).all())
+
+
+async def test_a_slow_chat_does_not_hold_up_the_others_and_order_is_kept_per_chat(core):
+    await queue(core, "slow", "slow", "fast", "fast")
+    release, delivered = asyncio.Event(), []
+
+    async def deliver(chat_id: str, payload: dict) -> str:
+        if chat_id == "slow":
+            await release.wait()
+        delivered.append((chat_id, payload["text"]))
+        return str(len(delivered))
+
+    round_ = asyncio.create_task(OutboxSender(core, "telegram", deliver).run_once())
+    for _ in range(1000):  # yield to the round until the fast chat's two messages are out
+        if len(delivered) == 2:
+            break
+        await asyncio.sleep(0)
+    assert delivered == [("fast", "m2"), ("fast", "m3")]
+    release.set()
+    assert await round_ == 4
+    assert [d for d in delivered if d[0] == "slow"] == [("slow", "m0"), ("slow", "m1")]
+    assert {r.status for r in await rows(core)} == {"sent"}
+
+
+async def test_retry_after_waits_as_asked_and_the_message_is_sent_later(core, clock):
+    await queue(core, "a")
+    outcomes = [RetryLater(30)]
+
+    async def deliver(chat_id: str, payload: dict) -> str:
+        if outcomes:
+            raise outcomes.pop()
+        return "77"
+
+    sender = OutboxSender(core, "telegram", deliver)
+    assert await sender.run_once() == 1
+    (row,) = await rows(core)
+    assert row.status == "pending" and row.attempts == 1 and "retry after 30" in row.last_error
+    assert await sender.run_once() == 0  # not due yet
+    clock.advance(seconds=31)
+    assert await sender.run_once() == 1
+    (row,) = await rows(core)
+    assert row.status == "sent" and row.sent_message_id == "77" and row.attempts == 2
+
+
+async def test_undeliverable_is_recorded_with_its_reason(core):
+    await queue(core, "gone")
+
+    async def deliver(chat_id: str, payload: dict) -> str:
+        raise Undeliverable("Forbidden: bot was blocked by the user")
+
+    await OutboxSender(core, "telegram", deliver).run_once()
+    (row,) = await rows(core)
+    assert row.status == "failed" and "blocked" in row.last_error
+
+
+async def test_other_errors_back_off_and_give_up_only_after_many_attempts(core, clock):
+    await queue(core, "flaky")
+
+    async def deliver(chat_id: str, payload: dict) -> str:
+        raise ConnectionError("network down")
+
+    sender = OutboxSender(core, "telegram", deliver)
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        assert await sender.run_once() == 1, attempt
+        (row,) = await rows(core)
+        clock.advance(seconds=301)
+    assert row.status == "failed" and row.attempts == MAX_ATTEMPTS and row.last_error == "ConnectionError"
+
+
+async def test_a_row_claimed_by_a_sender_that_died_is_taken_again_after_its_lease(core, clock):
+    await queue(core, "a")
+    sent = []
+
+    async def deliver(chat_id: str, payload: dict) -> str:
+        sent.append(chat_id)
+        return "1"
+
+    async with core.db.session() as session:  # a sender claims the row, then dies before sending
+        assert len(await claim_due(session, "telegram", core.utcnow(), 10, timedelta(seconds=120))) == 1
+    sender = OutboxSender(core, "telegram", deliver)
+    assert await sender.run_once() == 0
+    clock.advance(seconds=121)
+    assert await sender.run_once() == 1 and sent == ["a"]
