@@ -13,8 +13,8 @@ from bot import telegram as tg
 from bot.sender import OutboxSender
 from bot.settings import Settings
 from handlers.core import Clock, Core, system_clock
-from scheduler.runner import Scheduler
 from health.rules import load_rules
+from scheduler.runner import Scheduler
 from storage.db import Database
 from storage.migrate import upgrade
 

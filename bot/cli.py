@@ -146,7 +146,8 @@ def _station_bind_code(settings: Settings, args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from None
     print(code)
     _err(
-        f"one-time code for station {args.code}, valid {args.hours:g} h: send '/lienket CODE' in the station's Telegram staff group"
+        f"one-time code for station {args.code}, valid {args.hours:g} h: "
+        "send '/lienket CODE' in the station's Telegram staff group"
     )
     return 0
 

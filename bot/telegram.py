@@ -4,8 +4,18 @@ from __future__ import annotations
 import logging
 
 from telegram import (
-    Bot, BotCommand, BotCommandScopeAllGroupChats, BotCommandScopeAllPrivateChats, CallbackQuery,
-    InlineKeyboardButton, InlineKeyboardMarkup, KeyboardButton, Message, ReplyKeyboardMarkup, ReplyKeyboardRemove, Update,
+    Bot,
+    BotCommand,
+    BotCommandScopeAllGroupChats,
+    BotCommandScopeAllPrivateChats,
+    CallbackQuery,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
+    Update,
 )
 from telegram.error import BadRequest, Forbidden, RetryAfter
 
@@ -25,9 +35,9 @@ def to_incoming(update: Update) -> Incoming | None:
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None or user.is_bot:
         return None
-    common = dict(channel=CHANNEL, user_id=str(user.id), chat_id=str(chat.id),
-                  chat_type="private" if chat.type == "private" else "group",
-                  language_code=user.language_code, user_name=user.full_name)
+    common = {"channel": CHANNEL, "user_id": str(user.id), "chat_id": str(chat.id),
+              "chat_type": "private" if chat.type == "private" else "group",
+              "language_code": user.language_code, "user_name": user.full_name}
     if update.callback_query is not None:
         query = update.callback_query
         message_id = str(query.message.message_id) if query.message else None

@@ -8,7 +8,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from conversations.messages import Button, Reply
-from locales import t
+from locales import number, t
 from storage.models import Account, Alert, Declaration, Person, Station
 from storage.outbox import enqueue
 from storage.stations import bound_chats
@@ -68,7 +68,7 @@ async def render_alert(session: AsyncSession, core: Core, alert: Alert, lang: st
     ]
     if declaration is not None:
         lines.append(t(lang, "alert.reasons", reasons="; ".join(reason_texts(core, lang, declaration.reasons))))
-        lines.append(t(lang, "alert.values", temperature=f"{declaration.temperature:.1f}",
+        lines.append(t(lang, "alert.values", temperature=number(lang, declaration.temperature),
                        spo2=declaration.spo2 if declaration.spo2 is not None else "—",
                        breathing=declaration.breathing_rate if declaration.breathing_rate is not None else "—"))
         if declaration.note:
@@ -100,6 +100,8 @@ def reason_texts(core: Core, lang: str, reasons: list[dict]) -> list[str]:
     texts = []
     for reason in reasons:
         params = dict(reason.get("params", {}))
+        if reason["key"] == "reason.temperature":
+            params["value"] = number(lang, float(params["value"]))
         if reason["key"] == "reason.symptom":
             symptom = core.rules.symptom(params["code"])
             custom = symptom.label.get(lang) if symptom is not None else None

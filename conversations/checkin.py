@@ -8,6 +8,7 @@ from conversations.alerts import raise_alert
 from conversations.messages import Button, Reply, one_per_row
 from conversations.runtime import Context, Done, Flow, Input, Next, Outcome, Retry, Stay, Step
 from health.triage import NORMAL, Answers, triage
+from locales import number
 from storage.models import Declaration, Person
 from storage.text import fold
 
@@ -76,7 +77,8 @@ async def answer_temperature(ctx: Context, inp: Input) -> Outcome:
     rules = ctx.core.rules
     value = parse.temperature(inp.text or "")
     if value is None or not rules.temperature_min <= value <= rules.temperature_max:
-        return Retry(ctx.t("err.temperature", low=rules.temperature_min, high=rules.temperature_max))
+        return Retry(ctx.t("err.temperature", low=number(ctx.lang, rules.temperature_min),
+                           high=number(ctx.lang, rules.temperature_max)))
     ctx.data["temperature"] = round(value, 1)
     ctx.data.setdefault("symptoms", [])
     return Next("symptoms")

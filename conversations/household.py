@@ -5,8 +5,15 @@ from sqlmodel import select
 
 from conversations.messages import Button, Reply
 from conversations.person_steps import (
-    EDIT_MENU, SUMMARY, birth_year_step, category_step, edit_menu_step, gender_step, name_step,
-    start_date_step, summary_lines,
+    EDIT_MENU,
+    SUMMARY,
+    birth_year_step,
+    category_step,
+    edit_menu_step,
+    gender_step,
+    name_step,
+    start_date_step,
+    summary_lines,
 )
 from conversations.registration import CHECKIN_BUTTON, make_person
 from conversations.runtime import Context, Done, Flow, Input, Next, Outcome, Retry, Step

@@ -6,10 +6,11 @@ from datetime import date, timedelta
 from conversations import parse
 from conversations.messages import Reply, one_per_row
 from conversations.runtime import Context, Input, Next, Outcome, Retry, Step
+from storage.text import fold
 
 GENDERS = ("male", "female", "other")
-_GENDER_WORDS = {"nam": "male", "male": "male", "nu": "female", "nữ": "female", "female": "female",
-                 "khac": "other", "khác": "other", "other": "other"}
+_GENDER_WORDS = {"nam": "male", "male": "male", "nu": "female", "female": "female", "khac": "other",
+                 "other": "other"}  # folded: "Nữ", "NỮ" and "nu" all read as female
 SUMMARY, EDIT_MENU = "summary", "edit_menu"
 
 
@@ -57,7 +58,7 @@ def gender_step(order: list[str], who: str) -> Step:
         return [Reply(ctx.t(f"ask.gender.{who}"), buttons)]
 
     async def answer(ctx: Context, inp: Input) -> Outcome:
-        gender = inp.choice if inp.choice in GENDERS else _GENDER_WORDS.get((inp.text or "").strip().lower())
+        gender = inp.choice if inp.choice in GENDERS else _GENDER_WORDS.get(fold(inp.text or ""))
         if gender is None:
             return Retry(ctx.t("err.use_buttons"))
         ctx.data["gender"] = gender

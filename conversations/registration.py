@@ -6,8 +6,18 @@ from datetime import date
 from conversations import parse
 from conversations.messages import Button, Reply, one_per_row
 from conversations.person_steps import (
-    EDIT_MENU, SUMMARY, ask, birth_year_step, category_step, edit_menu_step, end_date, following,
-    gender_step, name_step, start_date_step, summary_lines,
+    EDIT_MENU,
+    SUMMARY,
+    ask,
+    birth_year_step,
+    category_step,
+    edit_menu_step,
+    end_date,
+    following,
+    gender_step,
+    name_step,
+    start_date_step,
+    summary_lines,
 )
 from conversations.runtime import Context, Done, Flow, Input, Next, Outcome, Retry, Stay, Step
 from storage.models import Person
@@ -121,7 +131,7 @@ def make_person(ctx: Context, data: dict, station_id: int, is_self: bool = True)
         account_id=ctx.account.id, is_self=is_self, full_name=data["full_name"], birth_year=data["birth_year"],
         gender=data["gender"], phone=data["phone"], id_number=data.get("id_number"), station_id=station_id,
         address=data["address"], category=data["category"], start_date=start,
-        end_date=end_date(ctx, data["category"], start),
+        end_date=end_date(ctx, data["category"], start), consent_at=ctx.core.utcnow(), created_at=ctx.core.utcnow(),
     )
 
 

@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlmodel import select
+
 from conversations import parse
 from conversations.messages import Reply, one_per_row
 from conversations.runtime import Context, Done, Flow, Input, Next, Outcome, Retry, Step
 from scheduler.windows import reminder_time, windows
 from storage.models import Person
-from sqlmodel import select
 
 DEFAULT = "default"
 
@@ -44,7 +45,7 @@ async def answer_slot(ctx: Context, inp: Input) -> Outcome:
     return Next("time")
 
 
-def _window(ctx: Context):  # noqa: ANN202
+def _window(ctx: Context):
     return windows(ctx.core.rules, ctx.today(), ctx.core.tz)[ctx.data["slot"]]
 
 
@@ -60,11 +61,13 @@ async def answer_time(ctx: Context, inp: Input) -> Outcome:
     if chosen is None or not window.is_open(datetime.combine(window.start.date(), chosen, window.start.tzinfo)):
         return Retry(ctx.t("err.reminder_time", start=window.start.strftime("%H:%M"),
                            end=window.end.strftime("%H:%M")))
-    times = current_times(ctx)
-    times[window.index] = chosen.strftime("%H:%M")
-    ctx.account.reminder_times = times
+    # Only the slot the person changed is stored: the others follow the rules file if a province moves them.
+    stored = list(ctx.account.reminder_times or [])
+    stored += [None] * (len(ctx.core.rules.slots) - len(stored))
+    stored[window.index] = chosen.strftime("%H:%M")
+    ctx.account.reminder_times = stored
     ctx.session.add(ctx.account)
-    return Done([Reply(ctx.t("reminders.saved", times=", ".join(times)))])
+    return Done([Reply(ctx.t("reminders.saved", times=", ".join(current_times(ctx))))])
 
 
 FLOW = Flow(name="reminders", first="slot", start=start,

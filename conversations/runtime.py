@@ -10,7 +10,7 @@ import copy
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 from sqlmodel import select
 
@@ -78,7 +78,7 @@ class Done:
     replies: list[Reply]
 
 
-Outcome = Union[Next, Retry, Stay, Done]
+Outcome = Next | Retry | Stay | Done
 Ask = Callable[[Context], Awaitable[list[Reply]]]
 
 

@@ -7,7 +7,7 @@ from conversations import checkin as checkin_flow
 from conversations import household as household_flow
 from conversations import registration, reminder_times
 from conversations.messages import Button, Reply
-from conversations.runtime import Context, begin, clear_state, load_state
+from conversations.runtime import Context, Flow, begin, clear_state, load_state
 from locales import LANGUAGES
 from storage.models import Declaration, Person
 
@@ -43,7 +43,7 @@ async def status(ctx: Context) -> list[Reply]:
             continue
         query = select(Declaration.slot).where(Declaration.person_id == person.id, Declaration.day == today)
         done = sorted(set((await ctx.session.exec(query)).all()))
-        left = (person.end_date - today).days
+        left = (person.end_date - today).days + 1  # the last day is still a day at home
         lines.append(ctx.t("status.person", name=person.full_name, end=person.end_date.strftime("%d/%m/%Y"),
                            left=max(left, 0)))
         lines.append(ctx.t("status.declared", slots=", ".join(done)) if done else ctx.t("status.not_declared"))
@@ -52,11 +52,22 @@ async def status(ctx: Context) -> list[Reply]:
 
 async def checkin(ctx: Context, person_id: int | None = None) -> list[Reply]:
     data = {"person_id": person_id} if person_id is not None else {}
-    return await begin(ctx, checkin_flow.FLOW, data)
+    return await begin_or_remind(ctx, checkin_flow.FLOW, data)
 
 
 async def household(ctx: Context) -> list[Reply]:
-    return await begin(ctx, household_flow.FLOW)
+    return await begin_or_remind(ctx, household_flow.FLOW)
+
+
+async def begin_or_remind(ctx: Context, flow: Flow, data: dict | None = None) -> list[Reply]:
+    """Start a flow; if it refuses (e.g. not registered yet), repeat the question the person is on."""
+    from handlers.dispatch import current_question
+
+    replies = await begin(ctx, flow, data)
+    state = await load_state(ctx.session, ctx.account.id)
+    if state is not None and state.flow != flow.name:
+        replies += [Reply(ctx.t("common.continue")), *await current_question(ctx)]
+    return replies
 
 
 async def reminders(ctx: Context) -> list[Reply]:
@@ -103,7 +114,7 @@ async def idle(ctx: Context) -> list[Reply]:
 
 async def go(ctx: Context) -> list[Reply]:
     """Shortcut buttons: go:checkin[:person], go:household, go:register."""
-    _, target, *rest = ctx.incoming.button.split(":") + [""]
+    _, target, *rest = [*ctx.incoming.button.split(":"), ""]
     if target == "checkin":
         person_id = int(rest[0]) if rest and rest[0].isdigit() else None
         return await checkin(ctx, person_id)

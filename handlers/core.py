@@ -5,7 +5,7 @@ import asyncio
 import logging
 import traceback
 from collections.abc import Callable
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlmodel import select
@@ -22,7 +22,7 @@ Clock = Callable[[], datetime]
 
 
 def system_clock() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _our_frame(exc: BaseException) -> traceback.FrameSummary:
@@ -51,13 +51,13 @@ class Core:
 
     def utcnow(self) -> datetime:
         """Aware UTC, as stored in the database."""
-        return self.clock().astimezone(timezone.utc)
+        return self.clock().astimezone(UTC)
 
     def today(self) -> date:
         return self.now().date()
 
     def to_local(self, moment: datetime) -> datetime:
-        return (moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)).astimezone(self.tz)
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).astimezone(self.tz)
 
     def slot_of(self, now: datetime) -> tuple[date, str]:
         """The check-in slot a moment belongs to: the last slot begun, or the first one before it begins."""
@@ -82,7 +82,6 @@ class Core:
                 account = await self.account_for(session, inc)
                 ctx = Context(session=session, account=account, core=self, incoming=inc)
                 replies = await dispatch(ctx)
-                language = account.language
         except Exception as exc:  # noqa: BLE001 - the person must get an answer, the log no personal data
             frame = _our_frame(exc)  # where, not what: exception messages may hold personal data
             log.error("handling a %s update failed: %s at %s:%s", inc.channel, type(exc).__name__,
@@ -91,7 +90,7 @@ class Core:
         self.outbox_ready.set()
         return replies
 
-    async def account_for(self, session, inc: Incoming) -> Account:  # noqa: ANN001
+    async def account_for(self, session, inc: Incoming) -> Account:
         query = select(Account).where(Account.channel == inc.channel, Account.external_id == inc.user_id)
         account = (await session.exec(query)).first()
         if account is None:

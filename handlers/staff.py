@@ -1,6 +1,8 @@
 """Station staff in their group: binding the group to a station, taking and closing alerts."""
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlmodel import select
 
 from conversations.alerts import ACK, ACKNOWLEDGED, GROUP_LANGUAGE, OPEN, RESOLVE, RESOLVED, render_alert
@@ -30,7 +32,7 @@ async def bind(ctx: Context) -> list[Reply]:
 
 
 async def report(ctx: Context) -> list[Reply]:
-    """/baocao: the daily report now: a station group gets its station's, the province group and admins the province's."""
+    """/baocao: today's report now; a station group gets its station's, the province group and admins the province's."""
     inc = ctx.incoming
     query = select(GroupBinding).where(GroupBinding.channel == inc.channel, GroupBinding.chat_id == inc.chat_id)
     binding = (await ctx.session.exec(query)).first() if inc.chat_type != "private" else None
@@ -69,7 +71,9 @@ async def press_alert(ctx: Context) -> list[Reply]:
 
 def record_press(ctx: Context, alert: Alert, action: str) -> str:
     who, now = ctx.incoming.user_name or ctx.incoming.user_id, ctx.core.utcnow()
-    at = lambda moment: ctx.core.to_local(moment).strftime("%H:%M")  # noqa: E731
+    def at(moment: datetime) -> str:
+        return ctx.core.to_local(moment).strftime("%H:%M")
+
     if alert.status == RESOLVED:
         return ctx.t("alert.already_resolved", who=alert.resolved_by, at=at(alert.resolved_at))
     if action == ACK and alert.status == ACKNOWLEDGED:

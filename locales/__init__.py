@@ -30,6 +30,12 @@ def language_for(code: str | None) -> str:
     return DEFAULT_LANGUAGE
 
 
+def number(lang: str, value: float) -> str:
+    """A decimal for people to read: one decimal at most, and a comma in Vietnamese ("37,5")."""
+    text = f"{value:.1f}".removesuffix(".0")
+    return text.replace(".", ",") if lang == "vi" else text
+
+
 def t(lang: str, key: str, **params: object) -> str:
     """The text of a message key in a language, falling back to Vietnamese, then to the key itself."""
     text = catalog(lang).get(key) or catalog(DEFAULT_LANGUAGE).get(key) or key

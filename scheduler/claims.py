@@ -2,13 +2,20 @@
 and across several bot processes on one database."""
 from __future__ import annotations
 
+import sqlite3
 from datetime import date, datetime
+from typing import Any
 
+from sqlalchemy import ColumnElement, Exists, String, cast, exists, literal
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Claim
+
+CLAIMS_PER_STATEMENT = 500  # 5 parameters each: well under SQLite's limit of bound parameters
+CLOSING = "closing"  # a quarantine closed (the report counts them per day)
 
 
 async def claim(session: AsyncSession, kind: str, subject: str, day: date, now: datetime, slot: str = "") -> bool:
@@ -18,3 +25,39 @@ async def claim(session: AsyncSession, kind: str, subject: str, day: date, now: 
                  .on_conflict_do_nothing(index_elements=["kind", "subject", "day", "slot"]))
     result = await session.exec(statement)
     return result.rowcount == 1
+
+
+async def claim_many(session: AsyncSession, kind: str, subjects: list[str], day: date, now: datetime,
+                     slot: str = "") -> set[str]:
+    """The subjects whose claims this call took, in few statements (a round may claim thousands)."""
+    dialect = session.bind.dialect.name
+    if dialect != "postgresql" and sqlite3.sqlite_version_info < (3, 35):  # no RETURNING before SQLite 3.35
+        return {s for s in subjects if await claim(session, kind, s, day, now, slot)}
+    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    taken: set[str] = set()
+    for start in range(0, len(subjects), CLAIMS_PER_STATEMENT):
+        values = [{"kind": kind, "subject": s, "day": day, "slot": slot, "claimed_at": now}
+                  for s in subjects[start:start + CLAIMS_PER_STATEMENT]]
+        statement = (insert(Claim).values(values)
+                     .on_conflict_do_nothing(index_elements=["kind", "subject", "day", "slot"])
+                     .returning(Claim.subject))
+        taken.update((await session.exec(statement)).scalars().all())
+    return taken
+
+
+async def claimed(session: AsyncSession, kind: str, subject: str, day: date, slot: str = "") -> bool:
+    """Whether the claim is taken already: a cheap look before costly work (the claim itself decides)."""
+    query = select(Claim.id).where(Claim.kind == kind, Claim.subject == subject, Claim.day == day,
+                                   Claim.slot == slot)
+    return (await session.exec(query)).first() is not None
+
+
+def is_claimed(kind: str, prefix: str, id_column: Any, day: date, slot: str = "") -> Exists:
+    """SQL: whether the claim of (kind, prefix + id_column, day, slot) is taken, for a query's WHERE or columns.
+    Leaving out what was claimed in the query keeps a steady-state sweep from writing (or locking) anything."""
+    subject = literal(prefix, String) + cast(id_column, String)
+    return exists().where(Claim.kind == kind, Claim.subject == subject, Claim.day == day, Claim.slot == slot)
+
+
+def unclaimed(kind: str, prefix: str, id_column: Any, day: date, slot: str = "") -> ColumnElement[bool]:
+    return ~is_claimed(kind, prefix, id_column, day, slot)

@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from conversations.messages import Reply
 from handlers.core import Core
 from locales import t
+from scheduler.claims import CLOSING, claim
 from storage.models import Account, Person
 from storage.outbox import enqueue
 
@@ -31,6 +32,7 @@ async def closing_round(session: AsyncSession, core: Core, now: datetime) -> int
                                     .values(status="completed"))
         if result.rowcount != 1:
             continue
+        await claim(session, CLOSING, f"person:{person.id}", now.date(), core.utcnow())  # for the report
         text = t(account.language, "closing.message", name=person.full_name,
                  days=core.rules.self_monitoring_days)
         enqueue(session, account.channel, account.external_id, Reply(text).to_payload(), now=core.utcnow())

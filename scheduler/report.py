@@ -1,24 +1,27 @@
 """The daily report: figures for a station (or the province), as text and as a 14-day chart."""
 from __future__ import annotations
 
+import asyncio
 import io
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import func
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from conversations.alerts import GROUP_LANGUAGE
 from conversations.messages import Reply
 from handlers.core import Core
 from locales import t
-from scheduler.claims import claim
-from storage.models import Alert, Declaration, GroupBinding, Person, Station
+from scheduler.claims import CLOSING, claim, claimed
+from storage.models import Alert, Claim, Declaration, GroupBinding, Person, Station
 from storage.outbox import enqueue
 
 HISTORY_DAYS = 14
 TIERS = ("danger", "watch", "silent")
+REPORT = "report"
 PROVINCE_LINES = 40  # a Telegram message holds 4096 characters
 
 
@@ -33,9 +36,10 @@ class DayFigures:
 @dataclass
 class Figures:
     in_quarantine: int
-    declared_today: int
+    declared_today: int  # of those in quarantine today
     new_alerts: Counter
     open_alerts: int
+    completed_today: int  # quarantines closed today (scheduler.closing)
     ending_tomorrow: int
     history: list[DayFigures]
 
@@ -44,7 +48,7 @@ class Figures:
         return self.in_quarantine - self.declared_today
 
 
-def _in(column, station_ids: list[int] | None):  # noqa: ANN001, ANN202 - a column clause
+def _in(column, station_ids: list[int] | None):
     return True if station_ids is None else column.in_(station_ids)
 
 
@@ -52,35 +56,51 @@ async def figures(session: AsyncSession, core: Core, station_ids: list[int] | No
     """The report's numbers for some stations (None: the whole province) on `today`."""
     first = today - timedelta(days=HISTORY_DAYS - 1)
     history = {first + timedelta(days=i): DayFigures(first + timedelta(days=i)) for i in range(HISTORY_DAYS)}
-    spans = await session.exec(select(Person.start_date, Person.end_date, Person.status)
+    spans = await session.exec(select(Person.id, Person.start_date, Person.end_date, Person.status)
                                .where(_in(Person.station_id, station_ids), Person.end_date >= first))
-    in_quarantine = ending_tomorrow = 0
-    for start, end, status in spans.all():
+    current: set[int] = set()
+    ending_tomorrow = 0
+    for person_id, start, end, status in spans.all():
         for d in history:
             if start <= d <= end:
                 history[d].in_quarantine += 1
         if status == "active" and start <= today:
-            in_quarantine += 1
+            current.add(person_id)
             ending_tomorrow += end == today + timedelta(days=1)
     declared = await session.exec(
-        select(Declaration.day, func.count(func.distinct(Declaration.person_id)))
+        select(Declaration.day, Declaration.person_id).distinct()
         .join(Person, Person.id == Declaration.person_id)
-        .where(_in(Person.station_id, station_ids), Declaration.day >= first).group_by(Declaration.day))
-    for day, count in declared.all():
+        .where(_in(Person.station_id, station_ids), Declaration.day >= first))
+    declared_today: set[int] = set()
+    for day, person_id in declared.all():
         if day in history:
-            history[day].declared = count
-    since = datetime.combine(first, time(0), core.tz)
-    alerts = await session.exec(select(Alert.created_at, Alert.tier, Alert.status)
+            history[day].declared += 1
+        if day == today:
+            declared_today.add(person_id)
+    # UTC: SQLite compares the stored UTC text, so a local-time bound would be off by the zone's offset.
+    since = datetime.combine(first, time(0), core.tz).astimezone(UTC)
+    alerts = await session.exec(select(Alert.created_at, Alert.tier)
                                 .where(_in(Alert.station_id, station_ids), Alert.created_at >= since))
-    for created, tier, _status in alerts.all():
+    for created, tier in alerts.all():
         local_day = core.to_local(created).date()
         if local_day in history:
             history[local_day].alerts[tier] += 1
     open_count = await session.exec(select(func.count()).select_from(Alert)
                                     .where(_in(Alert.station_id, station_ids), Alert.status != "resolved"))
     today_figures = history[today]
-    return Figures(in_quarantine, today_figures.declared, today_figures.alerts, open_count.one(), ending_tomorrow,
-                   list(history.values()))
+    return Figures(len(current), len(current & declared_today), today_figures.alerts, open_count.one(),
+                   await _completed_on(session, station_ids, today), ending_tomorrow, list(history.values()))
+
+
+async def _completed_on(session: AsyncSession, station_ids: list[int] | None, day: date) -> int:
+    """Quarantines closed on `day`: each closing leaves a claim row (scheduler.closing)."""
+    subjects = await session.exec(select(Claim.subject).where(Claim.kind == CLOSING, Claim.day == day))
+    ids = [int(s.removeprefix("person:")) for s in subjects.all()]
+    if not ids:
+        return 0
+    count = await session.exec(select(func.count()).select_from(Person)
+                               .where(Person.id.in_(ids), _in(Person.station_id, station_ids)))
+    return count.one()
 
 
 def report_text(lang: str, title: str, today: date, f: Figures) -> str:
@@ -92,21 +112,22 @@ def report_text(lang: str, title: str, today: date, f: Figures) -> str:
         t(lang, "report.missing", count=f.missing_today),
         t(lang, "report.new_alerts", alerts=alerts),
         t(lang, "report.open_alerts", count=f.open_alerts),
+        t(lang, "report.completed_today", count=f.completed_today),
         t(lang, "report.ending_tomorrow", count=f.ending_tomorrow),
     ])
 
 
 def chart_png(lang: str, title: str, history: list[DayFigures]) -> bytes:
-    """Bars of people in quarantine and people who declared, alerts below, over the last 14 days."""
-    import matplotlib
+    """Bars of people in quarantine and people who declared, alerts below, over the last 14 days.
 
-    matplotlib.use("Agg")  # no screen on a server
-    from matplotlib import pyplot as plt
+    The object API, not pyplot: it keeps no global state, so charts can be drawn in worker threads.
+    """
+    from matplotlib.figure import Figure
 
     labels = [d.day.strftime("%d/%m") for d in history]
     x = range(len(history))
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 5.5), dpi=100, sharex=True,
-                                      gridspec_kw={"height_ratios": [3, 1.4]})
+    fig = Figure(figsize=(9, 5.5), dpi=100)
+    top, bottom = fig.subplots(2, 1, sharex=True, gridspec_kw={"height_ratios": [3, 1.4]})
     top.bar([i - 0.2 for i in x], [d.in_quarantine for d in history], 0.4, color="#b0bec5",
             label=t(lang, "chart.in_quarantine"))
     top.bar([i + 0.2 for i in x], [d.declared for d in history], 0.4, color="#43a047", label=t(lang, "chart.declared"))
@@ -120,12 +141,14 @@ def chart_png(lang: str, title: str, history: list[DayFigures]) -> bytes:
     bottom.set_ylabel(t(lang, "chart.alerts"), fontsize=8)
     bottom.legend(loc="upper left", fontsize=7, ncol=3)
     bottom.set_xticks(list(x), labels, rotation=45, fontsize=8)
+    tallest = max([d.in_quarantine for d in history] + [1])
+    top.set_ylim(0, tallest * 1.25)  # headroom: the legend must not cover the bars
+    bottom.set_ylim(0, max(bottom_sum + [1]) * 1.6)
     for axis in (top, bottom):
         axis.yaxis.get_major_locator().set_params(integer=True)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
-    plt.close(fig)
     return buffer.getvalue()
 
 
@@ -137,7 +160,9 @@ async def report_replies(session: AsyncSession, core: Core, station: Station | N
     text = report_text(lang, title, today, f)
     if station is None:
         text += "\n" + await _station_lines(session, core, lang, today)
-    return [Reply(text), Reply(t(lang, "report.chart_caption", name=title), photo=chart_png(lang, title, f.history))]
+    # Drawing takes a good part of a second: in a thread, so that people chatting meanwhile get their answers.
+    chart = await asyncio.to_thread(chart_png, lang, title, f.history)
+    return [Reply(text), Reply(t(lang, "report.chart_caption", name=title), photo=chart)]
 
 
 async def _station_lines(session: AsyncSession, core: Core, lang: str, today: date) -> str:
@@ -161,17 +186,25 @@ async def _station_lines(session: AsyncSession, core: Core, lang: str, today: da
 
 
 async def report_round(session: AsyncSession, core: Core, now: datetime) -> int:
-    """At the report time, each bound group gets its report once a day (the province group: the province's)."""
+    """At the report time, each bound group gets its report once a day (the province group: the province's).
+
+    Each group's report is drawn before its claim is taken and committed right after, so the database is
+    not held (SQLite: its one write lock) while charts are drawn.
+    """
     if now.time() < core.rules.schedule.report_time:
         return 0
     sent = 0
-    for binding in (await session.exec(select(GroupBinding))).all():
-        subject = f"station:{binding.station_id}" if binding.station_id else "province"
-        if not await claim(session, "report", f"{subject}:{binding.channel}:{binding.chat_id}", now.date(),
-                           core.utcnow()):
+    for binding in (await session.exec(select(GroupBinding).order_by(GroupBinding.id))).all():
+        scope = f"station:{binding.station_id}" if binding.station_id else "province"
+        subject = f"{scope}:{binding.channel}:{binding.chat_id}"
+        if await claimed(session, REPORT, subject, now.date()):
             continue
         station = await session.get(Station, binding.station_id) if binding.station_id else None
-        for reply in await report_replies(session, core, station, "vi"):
+        replies = await report_replies(session, core, station, GROUP_LANGUAGE)
+        if not await claim(session, REPORT, subject, now.date(), core.utcnow()):
+            continue  # another process was quicker
+        for reply in replies:
             enqueue(session, binding.channel, binding.chat_id, reply.to_payload(), now=core.utcnow())
+        await session.commit()
         sent += 1
     return sent

@@ -2,12 +2,21 @@
 
 Every send is claimed first (scheduler.claims), then written to the outbox in the same transaction,
 so a round interrupted by a restart, or run by two processes at once, sends each message once.
+
+Rounds run every half minute over possibly 10,000 people, so they keep out of the way of people
+chatting with the bot: what was claimed already is left out in SQL (a steady-state tick writes nothing),
+rows are plain tuples rather than ORM objects, and they commit every BATCH messages, so that SQLite's one
+write lock is never held for long.
 """
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
+from itertools import groupby
+from typing import Any
 
+from sqlalchemy import Row
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -15,32 +24,32 @@ from conversations.alerts import destinations, render_alert
 from conversations.messages import Button, Reply
 from handlers.core import Core
 from locales import t
-from scheduler.claims import claim
+from scheduler.claims import claim, claim_many, is_claimed, unclaimed
 from scheduler.windows import Window, reminder_time, windows
 from storage.models import Account, Alert, Declaration, Person, Station
 from storage.outbox import enqueue
 
-SILENT = "silent"  # the alert tier of people who stopped declaring
+SILENT = "silent"  # the alert tier of people who stopped declaring, and the claim kind of the station's list
+REMIND, CHASE, MISSED = "remind", "chase", "missed"
+BATCH = 200  # messages (accounts) per transaction
+MESSAGE_LIMIT = 3500  # characters of one station list message; Telegram takes 4096 (UTF-16 units)
 
 
-async def silent_people(session: AsyncSession, day: date, slot: str) -> list[tuple[Person, Account]]:
-    """Active people in quarantine on `day` without a declaration for that slot, with their accounts."""
+async def silent_people(session: AsyncSession, day: date, slot: str, *where: Any,
+                        extra: tuple = ()) -> list[Row]:
+    """Active people in quarantine on `day` without a declaration for that slot, with their accounts'
+    channel, chat and language, by account (the reporter first), as plain rows."""
     declared = select(Declaration.person_id).where(Declaration.day == day, Declaration.slot == slot)
-    query = (select(Person, Account).join(Account, Account.id == Person.account_id)
+    query = (select(Person.id, Person.full_name, Person.phone, Person.station_id, Person.account_id,
+                    Account.channel, Account.external_id, Account.language, Account.reminder_times, *extra)
+             .join(Account, Account.id == Person.account_id)
              .where(Person.status == "active", Person.start_date <= day, Person.end_date >= day,
-                    Person.id.not_in(declared))
+                    Person.id.not_in(declared), *where)
              .order_by(Person.account_id, Person.is_self.desc(), Person.id))
-    return [(p, a) for p, a in (await session.exec(query)).all()]
+    return list((await session.exec(query)).all())
 
 
-def _by_account(rows: list[tuple[Person, Account]]) -> dict[int, tuple[Account, list[Person]]]:
-    grouped: dict[int, tuple[Account, list[Person]]] = {}
-    for person, account in rows:
-        grouped.setdefault(account.id, (account, []))[1].append(person)
-    return grouped
-
-
-def reminder(account: Account, people: list[Person], slot: str, kind: str) -> Reply:
+def reminder(account: Account | Row, people: list[Person] | list[Row], slot: str, kind: str) -> Reply:
     """One message per account naming everyone it still has to declare for."""
     lang = account.language
     names = ", ".join(p.full_name for p in people)
@@ -48,80 +57,135 @@ def reminder(account: Account, people: list[Person], slot: str, kind: str) -> Re
     return Reply(t(lang, f"remind.{kind}", slot=slot, names=names), [[Button(t(lang, "menu.checkin"), target)]])
 
 
+class _Batches:
+    """Commits the sweep's transaction every BATCH messages."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session, self.count = session, 0
+
+    async def add(self, messages: int) -> None:
+        self.count += messages
+        if self.count >= BATCH:
+            await self.session.commit()
+            self.count = 0
+
+
 async def remind_round(session: AsyncSession, core: Core, now: datetime) -> int:
     """First reminders at each account's time in the open slot, and second ones N1 minutes later."""
     sent = 0
     chase_after = timedelta(minutes=core.rules.schedule.chase_after_minutes)
-    for window in windows(core.rules, now.date(), core.tz):
+    day = now.date()
+    for window in windows(core.rules, day, core.tz):
         if not window.is_open(now):
             continue
-        for account, people in _by_account(await silent_people(session, now.date(), window.slot)).values():
+        where = [unclaimed(CHASE, "person:", Person.id, day, window.slot)]
+        if now < window.start + chase_after:  # nobody's second reminder is due yet: the reminded are done
+            where.append(unclaimed(REMIND, "person:", Person.id, day, window.slot))
+        reminded = is_claimed(REMIND, "person:", Person.id, day, window.slot).label("reminded")
+        due: list[tuple[Row, list[Row], str]] = []
+        for _account_id, group in groupby(await silent_people(session, day, window.slot, *where, extra=(reminded,)),
+                                          key=lambda r: r.account_id):
+            people = list(group)
+            account = people[0]
             due_at = reminder_time(window, account.reminder_times)
             if now < due_at:
                 continue
-            kind = "chase" if now >= due_at + chase_after else "remind"
-            sent += await _remind(session, core, now, window, account, people, kind)
+            kind = CHASE if now >= due_at + chase_after else REMIND
+            if kind == REMIND:
+                people = [p for p in people if not p.reminded]
+            # A late start (past N1) sends only the second reminder, not both: once chased, a person is left out.
+            if people:
+                due.append((account, people, kind))
+        for start in range(0, len(due), BATCH):
+            sent += await _remind(session, core, day, window, due[start:start + BATCH])
+            await session.commit()
     return sent
 
 
-async def _remind(session: AsyncSession, core: Core, now: datetime, window: Window, account: Account,
-                  people: list[Person], kind: str) -> int:
+async def _remind(session: AsyncSession, core: Core, day: date, window: Window,
+                  due: list[tuple[Row, list[Row], str]]) -> int:
+    """Claim everyone in this batch, then one message per account naming those whose claims it took."""
     utc = core.utcnow()
-    fresh = []
-    for person in people:
-        subject = f"person:{person.id}"
-        took = await claim(session, kind, subject, now.date(), utc, window.slot)
-        if kind == "chase":  # a late start sends only the second reminder, not both
-            await claim(session, "remind", subject, now.date(), utc, window.slot)
-        if took:
-            fresh.append(person)
-    if not fresh:
-        return 0
-    enqueue(session, account.channel, account.external_id,
-            reminder(account, fresh, window.slot, kind).to_payload(), now=utc)
-    return 1
+    taken: set[tuple[str, int]] = set()
+    for kind in (REMIND, CHASE):
+        subjects = [f"person:{p.id}" for _, people, k in due if k == kind for p in people]
+        taken |= {(kind, int(s.removeprefix("person:")))
+                  for s in await claim_many(session, kind, subjects, day, utc, window.slot)}
+    sent = 0
+    for account, people, kind in due:
+        fresh = [p for p in people if (kind, p.id) in taken]
+        if fresh:
+            enqueue(session, account.channel, account.external_id,
+                    reminder(account, fresh, window.slot, kind).to_payload(), now=utc)
+            sent += 1
+    return sent
+
+
+def _chunks(title: str, lines: list[str]) -> Iterator[str]:
+    """The title and the lines, in messages short enough for a chat app (each part under the title)."""
+    part: list[str] = []
+    for line in lines:
+        if part and len(title) + sum(len(x) + 1 for x in part) + len(line) + 1 > MESSAGE_LIMIT:
+            yield "\n".join([title, *part])
+            part = []
+        part.append(line)
+    yield "\n".join([title, *part])
 
 
 async def silent_list_round(session: AsyncSession, core: Core, now: datetime) -> int:
     """N2 minutes into a slot, each station's group gets one list of who is still silent, with phones."""
     sent = 0
     after = timedelta(minutes=core.rules.schedule.station_after_minutes)
-    for window in windows(core.rules, now.date(), core.tz):
+    batches = _Batches(session)
+    day = now.date()
+    for window in windows(core.rules, day, core.tz):
         if not (window.is_open(now) and now >= window.start + after):
             continue
-        by_station: dict[int, list[Person]] = defaultdict(list)
-        for person, _account in await silent_people(session, now.date(), window.slot):
+        by_station: dict[int, list[Row]] = defaultdict(list)
+        for person in await silent_people(session, day, window.slot,
+                                          unclaimed(SILENT, "station:", Person.station_id, day, window.slot)):
             by_station[person.station_id].append(person)
         for station_id, people in by_station.items():
-            if not await claim(session, SILENT, f"station:{station_id}", now.date(), core.utcnow(), window.slot):
+            if not await claim(session, SILENT, f"station:{station_id}", day, core.utcnow(), window.slot):
                 continue
             station = await session.get(Station, station_id)
             for channel, chat_id, lang in await destinations(session, core, station_id):
-                lines = [t(lang, "silent.title", slot=window.slot, station=station.full_name or station.name,
-                           count=len(people))]
-                lines += [t(lang, "silent.person", name=p.full_name, phone=p.phone) for p in people]
-                enqueue(session, channel, chat_id, Reply("\n".join(lines)).to_payload(), now=core.utcnow())
-                sent += 1
+                title = t(lang, "silent.title", slot=window.slot, station=station.full_name or station.name,
+                          count=len(people))
+                lines = [t(lang, "silent.person", name=p.full_name, phone=p.phone) for p in people]
+                for text in _chunks(title, lines):
+                    enqueue(session, channel, chat_id, Reply(text).to_payload(), now=core.utcnow())
+                    sent += 1
+                    await batches.add(1)
     return sent
 
 
 async def missed_days_round(session: AsyncSession, core: Core, now: datetime) -> int:
-    """People with no declaration at all on the last N whole days get an alert asking the station to call."""
+    """People with no declaration at all on the last N whole days get an alert asking the station to call.
+
+    From the day's first check-in slot on, not at midnight: the alert asks staff to phone someone.
+    """
+    if now.time() < core.rules.slots[0]:
+        return 0
     days = core.rules.schedule.missed_days_alert
     today = now.date()
     first_missed = today - timedelta(days=days)
     declared = select(Declaration.person_id).where(Declaration.day >= first_missed, Declaration.day < today)
-    query = select(Person).where(Person.status == "active", Person.start_date <= first_missed,
-                                 Person.id.not_in(declared))
+    query = (select(Person).where(Person.status == "active", Person.start_date <= first_missed,
+                                  Person.id.not_in(declared), unclaimed(MISSED, "person:", Person.id, today))
+             .order_by(Person.station_id, Person.id))
     raised = 0
+    batches = _Batches(session)
     for person in (await session.exec(query)).all():
-        if not await claim(session, "missed", f"person:{person.id}", today, core.utcnow()):
+        if not await claim(session, MISSED, f"person:{person.id}", today, core.utcnow()):
             continue
         alert = Alert(person_id=person.id, station_id=person.station_id, tier=SILENT, created_at=core.utcnow())
         session.add(alert)
         await session.flush()
-        for channel, chat_id, lang in await destinations(session, core, person.station_id):
+        chats = await destinations(session, core, person.station_id)
+        for channel, chat_id, lang in chats:
             reply = await render_alert(session, core, alert, lang)
             enqueue(session, channel, chat_id, reply.to_payload(), alert_id=alert.id, now=core.utcnow())
         raised += 1
+        await batches.add(max(len(chats), 1))
     return raised

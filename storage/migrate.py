@@ -16,8 +16,6 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
-import storage.models  # noqa: F401  (registers every table on SQLModel.metadata)
-
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 
 

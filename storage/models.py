@@ -1,7 +1,7 @@
 """Database tables. Accounts are chat identities; people are those in quarantine (see DESIGN.md)."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 from sqlalchemy import JSON, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -9,7 +9,7 @@ from sqlmodel import Field, SQLModel
 
 def utcnow() -> datetime:
     """Aware UTC: sqlmodel stores datetimes as UTC and refuses naive ones."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class Account(SQLModel, table=True):

@@ -427,7 +427,7 @@ async def test_start_when_registered_shows_the_status(chat: ChatDriver, clock: C
     await register(chat)
     await chat.say("/start")
     assert vi("status.title") in chat.text()
-    assert vi("status.person", name="Nguyễn Văn An", end="12/12/2026", left=13) in chat.text()
+    assert vi("status.person", name="Nguyễn Văn An", end="12/12/2026", left=14) in chat.text()  # today counts
     assert vi("status.not_declared") in chat.text()
     await chat.say("/khaibao")
     await chat.say("36,8")
@@ -437,7 +437,7 @@ async def test_start_when_registered_shows_the_status(chat: ChatDriver, clock: C
     await chat.press("Không có")
     clock.advance(days=1)
     await chat.say("/start")
-    assert vi("status.person", name="Nguyễn Văn An", end="12/12/2026", left=12) in chat.text()
+    assert vi("status.person", name="Nguyễn Văn An", end="12/12/2026", left=13) in chat.text()
     assert vi("status.not_declared") in chat.text()  # yesterday's declaration is not today's
     await chat.say("/khaibao")
     await chat.say("36,8")

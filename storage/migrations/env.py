@@ -18,8 +18,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 from sqlmodel.sql.sqltypes import AutoString, UTCDateTime
 
-import storage.models  # noqa: F401  (registers every table on SQLModel.metadata)
-
 config = context.config
 target_metadata = SQLModel.metadata
 
