@@ -19,6 +19,7 @@ from sqlmodel import select
 from bot.settings import SettingsError, load_settings
 from handlers.core import Core
 from health.rules import load_rules
+from locales import t
 from scheduler.runner import Scheduler
 from storage.db import Database
 from storage.migrate import downgrade, upgrade
@@ -151,6 +152,14 @@ async def test_an_active_person_without_a_declaration_is_reminded_once_at_the_sl
     assert reminder.payload["text"] == vi("remind.remind", slot="08:00", names="Nguyễn Văn An")
     assert buttons(reminder) == [(vi("menu.checkin"), f"go:checkin:{person.id}")]
     assert reminder.status == "pending" and reminder.alert_id is None
+
+
+async def test_an_english_account_is_reminded_in_english(core: Core, clock: Clock) -> None:
+    person = await add_person(core, "John Smith", "301", language="en")
+    await tick(core, clock, at(8))
+    [reminder] = await sent_to(core, "301")
+    assert reminder.payload["text"] == t("en", "remind.remind", slot="08:00", names="John Smith")
+    assert buttons(reminder) == [(t("en", "menu.checkin"), f"go:checkin:{person.id}")]
 
 
 async def test_the_reminder_button_starts_the_checkin(core: Core, clock: Clock) -> None:
@@ -289,6 +298,25 @@ async def test_an_unbound_station_sends_the_silent_list_to_the_admins(core: Core
     assert "Lê Thị Hoa" in silent.payload["text"] and "0987654321" in silent.payload["text"]
 
 
+async def test_a_long_silent_list_is_split_into_messages_a_chat_app_accepts(core: Core, clock: Clock) -> None:
+    for i in range(150):
+        await add_person(core, f"Nguyễn Thị Người Thứ {i:03d}", str(3000 + i), phone=f"0912{i:06d}")
+    await tick(core, clock, at(12))
+    messages = texts(await sent_to(core, "999"))
+    assert len(messages) > 1
+    title = vi("silent.title", slot="08:00", station="Phường Pleiku", count=150)
+    listed = []
+    for text in messages:
+        assert len(text.encode("utf-16-le")) // 2 <= 4096
+        first, *lines = text.split("\n")
+        assert first == title
+        listed += lines
+    assert listed == [vi("silent.person", name=f"Nguyễn Thị Người Thứ {i:03d}", phone=f"0912{i:06d}")
+                      for i in range(150)]
+    await tick(core, clock, at(12, 1))
+    assert len(await sent_to(core, "999")) == len(messages)
+
+
 async def test_nothing_is_sent_for_a_slot_that_has_closed(core: Core, clock: Clock) -> None:
     await add_person(core, "Lê Thị Hoa", "101", start=TODAY - timedelta(days=1))
     await add_declaration(core, (await rows(core, Person))[0], TODAY - timedelta(days=1), "15:00")
@@ -311,6 +339,8 @@ async def test_two_missed_days_raise_one_silent_alert_a_day(core: Core, clock: C
                      status="completed")
 
     await tick(core, clock, at(0, 1))
+    await tick(core, clock, at(7, 59))
+    assert await rows(core, Alert) == []  # the station is asked to phone people by day, not at midnight
     await tick(core, clock, at(8))
     await tick(core, clock, at(12))
     [alert] = await rows(core, Alert)
