@@ -44,7 +44,7 @@ class TelegramBot:
         self.scheduler = Scheduler(self.core)
 
     async def on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
-        incoming = tg.to_incoming(update)
+        incoming = await tg.to_incoming(update)
         if incoming is None:
             return
         replies = await self.core.handle(incoming)
@@ -58,6 +58,7 @@ class TelegramBot:
         """Serve updates and deliver the outbox; `run_scheduler` adds the reminder and report sweeps."""
         await upgrade(self.settings.database_url)
         await self.app.initialize()
+        self.core.bot_username = self.app.bot.username  # for invitation links t.me/<bot>?start=<code>
         await tg.set_command_menus(self.app.bot)
         await self.app.start()
         await self.app.updater.start_polling(timeout=self.poll_timeout, poll_interval=0,

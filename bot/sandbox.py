@@ -43,9 +43,7 @@ class Sandbox:
 
     async def deliver(self, chat_id: str, payload: dict) -> str:
         """The outbox's delivery for this channel: the staff group's messages are printed here."""
-        reply = Reply.from_payload(payload)
-        if reply.photo is not None:
-            reply.text += "\n" + self.t("sandbox.image", path=self.save_image(reply.photo))
+        reply = self.with_files(Reply.from_payload(payload))
         if chat_id == STAFF:
             self.staff_messages += 1
             self._print_staff(reply, str(self.staff_messages))
@@ -53,10 +51,21 @@ class Sandbox:
         self._print_citizen([reply])
         return str(self.citizen_message)
 
-    def save_image(self, png: bytes) -> Path:
-        """A terminal shows no pictures: the chart goes to a file whose path is printed."""
-        path = Path(tempfile.gettempdir()) / f"cachly-chart-{uuid.uuid4().hex[:8]}.png"
-        path.write_bytes(png)
+    def with_files(self, reply: Reply) -> Reply:
+        """A terminal shows no pictures or files: they go to files whose paths are printed."""
+        if reply.photo is not None:
+            reply.text += "\n" + self.t("sandbox.image", path=self.save_file("chart-14-days.png", reply.photo))
+        if reply.document is not None:
+            path = self.save_file(reply.document.file_name, reply.document.content)
+            reply.text += "\n" + self.t("sandbox.file", path=path)
+        if reply.photo_id is not None:
+            reply.text += "\n" + self.t("sandbox.photo")
+        return reply
+
+    @staticmethod
+    def save_file(name: str, content: bytes) -> Path:
+        path = Path(tempfile.gettempdir()) / f"cachly-{uuid.uuid4().hex[:8]}-{Path(name).name}"
+        path.write_bytes(content)
         return path
 
     def _print(self, header: str, reply: Reply, numbers: list[str]) -> None:
@@ -109,7 +118,7 @@ class Sandbox:
         if isinstance(incoming, str):
             print(incoming + "\n", file=self.out, flush=True)
             return
-        replies = await self.core.handle(incoming)
+        replies = [self.with_files(r) for r in await self.core.handle(incoming)]
         for reply in replies:
             if (reply.chat_id or incoming.chat_id) == STAFF:
                 self._print_staff(reply, reply.edit_id or "")

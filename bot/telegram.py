@@ -9,8 +9,10 @@ from telegram import (
     BotCommandScopeAllGroupChats,
     BotCommandScopeAllPrivateChats,
     CallbackQuery,
+    ForceReply,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     KeyboardButton,
     Message,
     ReplyKeyboardMarkup,
@@ -20,7 +22,7 @@ from telegram import (
 from telegram.error import BadRequest, Forbidden, RetryAfter
 
 from bot.sender import RetryLater, Undeliverable
-from conversations.messages import Incoming, Reply
+from conversations.messages import Attachment, Incoming, Reply
 from locales import LANGUAGES, t
 
 log = logging.getLogger(__name__)
@@ -30,7 +32,10 @@ PRIVATE_COMMANDS = [("khaibao", "checkin"), ("start", None), ("nguoithan", "hous
 GROUP_COMMANDS = [("baocao", "report"), ("lienket", "bind"), ("trogiup", "help")]
 
 
-def to_incoming(update: Update) -> Incoming | None:
+MAX_DOWNLOAD = 5 * 1024 * 1024  # an imported list; larger files are refused, not fetched
+
+
+async def to_incoming(update: Update) -> Incoming | None:
     """The channel-neutral form of an update, or None for updates the bot does not act on."""
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None or user.is_bot:
@@ -48,10 +53,25 @@ def to_incoming(update: Update) -> Incoming | None:
     if message.contact is not None:
         own = message.contact.user_id in (None, user.id)
         return Incoming(**common, contact_phone=message.contact.phone_number, contact_is_own=own)
-    return Incoming(**common, text=message.text or message.caption or "")
+    photo_id = message.photo[-1].file_id if message.photo else None  # the largest size
+    document, too_large = await _download(message)
+    return Incoming(**common, text=message.text or message.caption or "", photo_id=photo_id, document=document,
+                    document_too_large=too_large)
 
 
-def markup(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | None:
+async def _download(message: Message) -> tuple[Attachment | None, bool]:
+    doc = message.document
+    if doc is None:
+        return None, False
+    if (doc.file_size or 0) > MAX_DOWNLOAD:
+        return None, True
+    content = await (await doc.get_file()).download_as_bytearray()
+    return Attachment(doc.file_name or "file", bytes(content), doc.mime_type or "application/octet-stream"), False
+
+
+def markup(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | ForceReply | None:
+    if reply.force_reply:
+        return ForceReply(selective=True)
     if reply.buttons:
         return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.payload) for b in row]
                                      for row in reply.buttons])
@@ -79,8 +99,13 @@ async def show(bot: Bot, chat_id: str, replies: list[Reply], query: CallbackQuer
 
 
 async def send(bot: Bot, chat_id: str, reply: Reply) -> Message:
-    if reply.photo is not None:
-        return await bot.send_photo(chat_id, reply.photo, caption=reply.text[:1024], reply_markup=markup(reply))
+    if reply.photo is not None or reply.photo_id is not None:
+        return await bot.send_photo(chat_id, reply.photo if reply.photo is not None else reply.photo_id,
+                                    caption=reply.text[:1024], reply_markup=markup(reply))
+    if reply.document is not None:
+        doc = reply.document
+        return await bot.send_document(chat_id, InputFile(doc.content, filename=doc.file_name),
+                                       caption=reply.text[:1024], reply_markup=markup(reply))
     return await bot.send_message(chat_id, reply.text, reply_markup=markup(reply))
 
 

@@ -6,6 +6,15 @@ from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file sent or to send: an imported list, an export, a links file."""
+
+    file_name: str
+    content: bytes
+    mime_type: str = "application/octet-stream"
+
+
+@dataclass(frozen=True)
 class Incoming:
     """One thing a person did in a chat: a text, a command, a button press or a shared contact."""
 
@@ -20,6 +29,9 @@ class Incoming:
     language_code: str | None = None
     user_name: str = ""  # display name, for "taken by …" in staff groups
     message_id: str | None = None  # the message the pressed button was on
+    photo_id: str | None = None  # the channel's id of a sent photo (reused to forward it)
+    document: Attachment | None = None  # a sent file, already downloaded by the channel
+    document_too_large: bool = False  # a file the channel would not download
 
     @property
     def command(self) -> tuple[str, list[str]] | None:
@@ -52,18 +64,29 @@ class Reply:
     toast: bool = False
     chat_id: str | None = None  # another chat of the same channel; None: the chat it answers
     photo: bytes | None = None  # a PNG image; `text` is then its caption
+    photo_id: str | None = None  # a photo already on the channel (a person's), by its id; `text` its caption
+    document: Attachment | None = None  # a file; `text` is then its caption
+    force_reply: bool = False  # ask the channel to open a reply to this message (answers in a group)
 
     def to_payload(self) -> dict:
         payload = {"text": self.text, "buttons": [[[b.label, b.payload] for b in row] for row in self.buttons]}
         if self.photo is not None:
             payload["photo"] = base64.b64encode(self.photo).decode("ascii")
+        if self.photo_id is not None:
+            payload["photo_id"] = self.photo_id
+        if self.document is not None:
+            payload["document"] = {"file_name": self.document.file_name, "mime_type": self.document.mime_type,
+                                   "content": base64.b64encode(self.document.content).decode("ascii")}
         return payload
 
     @classmethod
     def from_payload(cls, payload: dict) -> Reply:
         rows = [[Button(label, data) for label, data in row] for row in payload.get("buttons", [])]
         photo = base64.b64decode(payload["photo"]) if payload.get("photo") else None
-        return cls(text=payload["text"], buttons=rows, photo=photo)
+        doc = payload.get("document")
+        document = Attachment(doc["file_name"], base64.b64decode(doc["content"]), doc["mime_type"]) if doc else None
+        return cls(text=payload["text"], buttons=rows, photo=photo, photo_id=payload.get("photo_id"),
+                   document=document)
 
 
 def one_per_row(buttons: list[Button]) -> list[list[Button]]:

@@ -43,6 +43,7 @@ class Core:
         self.clock = clock
         self.staff_console = staff_console  # the sandbox's terminal, which sees every alert it causes
         self.retention_days = retention_days
+        self.bot_username = "cachly_bot"  # the channel sets its own at start
         self.outbox_ready = asyncio.Event()  # set when a transaction queued messages for the sender
 
     # --- time: the clock is injectable so tests control it -------------------------------------

@@ -36,8 +36,10 @@ async def report(ctx: Context) -> list[Reply]:
     inc = ctx.incoming
     query = select(GroupBinding).where(GroupBinding.channel == inc.channel, GroupBinding.chat_id == inc.chat_id)
     binding = (await ctx.session.exec(query)).first() if inc.chat_type != "private" else None
+    if binding is None and inc.chat_type != "private":  # an admin too: the group may not be staff only
+        return [Reply(ctx.t("report.not_bound"))]
     if binding is None and not ctx.core.is_admin(inc.channel, inc.user_id):
-        return [Reply(ctx.t("report.not_bound" if inc.chat_type != "private" else "report.group_only"))]
+        return [Reply(ctx.t("report.group_only"))]
     station = await ctx.session.get(Station, binding.station_id) if binding and binding.station_id else None
     lang = GROUP_LANGUAGE if inc.chat_type != "private" else ctx.lang
     return await report_replies(ctx.session, ctx.core, station, lang)

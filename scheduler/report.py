@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import threading
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -134,22 +135,30 @@ def chart_png(lang: str, title: str, history: list[DayFigures]) -> bytes:
     top.set_title(title)
     top.legend(loc="upper left", fontsize=8)
     bottom_sum = [0] * len(history)
-    for tier, color in zip(TIERS, ("#e53935", "#fb8c00", "#757575")):
+    for tier, color in zip(TIERS, ("#e53935", "#fb8c00", "#757575"), strict=True):
         values = [d.alerts.get(tier, 0) for d in history]
         bottom.bar(list(x), values, 0.6, bottom=bottom_sum, color=color, label=t(lang, f"chart.{tier}"))
-        bottom_sum = [a + b for a, b in zip(bottom_sum, values)]
+        bottom_sum = [a + b for a, b in zip(bottom_sum, values, strict=True)]
     bottom.set_ylabel(t(lang, "chart.alerts"), fontsize=8)
     bottom.legend(loc="upper left", fontsize=7, ncol=3)
     bottom.set_xticks(list(x), labels, rotation=45, fontsize=8)
     tallest = max([d.in_quarantine for d in history] + [1])
     top.set_ylim(0, tallest * 1.25)  # headroom: the legend must not cover the bars
-    bottom.set_ylim(0, max(bottom_sum + [1]) * 1.6)
+    bottom.set_ylim(0, max([*bottom_sum, 1]) * 1.6)
     for axis in (top, bottom):
         axis.yaxis.get_major_locator().set_params(integer=True)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png")
     return buffer.getvalue()
+
+
+_drawing = threading.Lock()
+
+
+def _locked_chart(lang: str, title: str, history: list[DayFigures]) -> bytes:
+    with _drawing:
+        return chart_png(lang, title, history)
 
 
 async def report_replies(session: AsyncSession, core: Core, station: Station | None, lang: str) -> list[Reply]:
@@ -160,8 +169,9 @@ async def report_replies(session: AsyncSession, core: Core, station: Station | N
     text = report_text(lang, title, today, f)
     if station is None:
         text += "\n" + await _station_lines(session, core, lang, today)
-    # Drawing takes a good part of a second: in a thread, so that people chatting meanwhile get their answers.
-    chart = await asyncio.to_thread(chart_png, lang, title, f.history)
+    # Drawing takes a good part of a second: in a thread, so that people chatting meanwhile get their answers;
+    # one chart at a time, as matplotlib's font caches are not made for concurrent drawing.
+    chart = await asyncio.to_thread(_locked_chart, lang, title, f.history)
     return [Reply(text), Reply(t(lang, "report.chart_caption", name=title), photo=chart)]
 
 

@@ -52,8 +52,8 @@ class Scheduler:
 
     def start(self) -> None:
         self._apscheduler = AsyncIOScheduler(timezone=self.core.tz)
-        self._apscheduler.add_job(self.tick, "interval", seconds=self.interval_seconds, next_run_time=datetime.now(self.core.tz),
-                                  max_instances=1, coalesce=True, id="sweeps")
+        self._apscheduler.add_job(self.tick, "interval", seconds=self.interval_seconds,
+                                  next_run_time=datetime.now(self.core.tz), max_instances=1, coalesce=True, id="sweeps")
         self._apscheduler.start()
 
     async def stop(self) -> None:

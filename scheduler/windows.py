@@ -24,7 +24,8 @@ class Window:
 def windows(rules: Rules, day: date, tz: ZoneInfo) -> list[Window]:
     starts = [datetime.combine(day, s, tz) for s in rules.slots]
     ends = [*starts[1:], datetime.combine(day + timedelta(days=1), time(0), tz)]
-    return [Window(i, s.strftime("%H:%M"), start, end) for i, (s, start, end) in enumerate(zip(rules.slots, starts, ends))]
+    return [Window(i, s.strftime("%H:%M"), start, end)
+            for i, (s, start, end) in enumerate(zip(rules.slots, starts, ends, strict=True))]
 
 
 def reminder_time(window: Window, personal: list | None) -> datetime:

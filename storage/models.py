@@ -54,6 +54,8 @@ class Person(SQLModel, table=True):
     start_date: date
     end_date: date
     status: str = Field(default="active", max_length=16, index=True)  # active / completed
+    reviewed_at: datetime | None = None  # staff marked the record reviewed
+    reviewed_by: str | None = Field(default=None, max_length=200)
     consent_at: datetime = Field(default_factory=utcnow)
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -157,3 +159,78 @@ class Claim(SQLModel, table=True):
     day: date
     slot: str = Field(default="", max_length=5)
     claimed_at: datetime = Field(default_factory=utcnow)
+
+
+class StaffMember(SQLModel, table=True):
+    """A person who works the system: an admin, a province viewer, or staff of one station."""
+
+    __table_args__ = (UniqueConstraint("channel", "user_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=16)
+    user_id: str = Field(max_length=64)
+    name: str = Field(default="", max_length=200)
+    role: str = Field(max_length=16)  # admin / province / staff
+    station_id: int | None = Field(default=None, foreign_key="station.id", index=True)
+    active: bool = Field(default=True)
+    added_by: str | None = Field(default=None, max_length=200)
+    added_at: datetime = Field(default_factory=utcnow)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who changed what, when, from what to what: people, alerts, requests, roles, bindings, refusals."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor: str = Field(max_length=200)  # "telegram:12345 (Lan)", "cli", "system"
+    action: str = Field(max_length=32)  # e.g. person.extend, alert.ack, role.grant, access.refused
+    entity: str = Field(max_length=16)  # person / alert / request / role / binding / station
+    entity_id: str | None = Field(default=None, max_length=64, index=True)
+    before: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    after: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+
+
+class HelpRequest(SQLModel, table=True):
+    """A request for help (phản ánh) from a person to their station, and its status."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    station_id: int = Field(foreign_key="station.id", index=True)
+    account_id: int = Field(foreign_key="account.id")
+    status: str = Field(default="new", max_length=16, index=True)  # new / in_progress / done
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class HelpMessage(SQLModel, table=True):
+    """One message of a help request's thread: the person's, or a staff member's answer."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    request_id: int = Field(foreign_key="helprequest.id", index=True)
+    sender: str = Field(max_length=8)  # person / staff
+    staff_name: str | None = Field(default=None, max_length=200)
+    text: str = Field(default="", max_length=2000)
+    photo_id: str | None = Field(default=None, max_length=300)  # the channel's file id
+    at: datetime = Field(default_factory=utcnow)
+
+
+class Invitation(SQLModel, table=True):
+    """A registration prepared from an imported list: the deep link's code and what it pre-fills."""
+
+    code: str = Field(primary_key=True, max_length=32)
+    station_id: int = Field(foreign_key="station.id", index=True)
+    data: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_by: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None
+    used_by_account: int | None = Field(default=None, foreign_key="account.id")
+
+
+class PersonNote(SQLModel, table=True):
+    """A staff note on a person's record."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    author: str = Field(max_length=200)
+    text: str = Field(max_length=1000)
+    at: datetime = Field(default_factory=utcnow)

@@ -12,8 +12,17 @@ from sqlmodel import select
 
 from storage.models import Outbox
 from tests.fake_bot_api import FakeBotAPI
-from tests.test_e2e_telegram import (CITIZEN, GROUP, Harness, bind_group, checkin_via_telegram, harness,  # noqa: F401
-                                     newest_button, register_via_telegram, say)
+from tests.test_e2e_telegram import (  # noqa: F401
+    CITIZEN,
+    GROUP,
+    Harness,
+    bind_group,
+    checkin_via_telegram,
+    harness,
+    newest_button,
+    register_via_telegram,
+    say,
+)
 from tests.test_scheduler import at
 
 HOA, CUONG = 1002, 1003
@@ -50,7 +59,7 @@ async def all_delivered(h: Harness) -> None:
     h.bot.sender.start()
 
 
-async def test_a_day_of_reminders_lists_and_report_over_telegram(harness: Harness) -> None:
+async def test_a_day_of_reminders_lists_and_report_over_telegram(harness: Harness) -> None:  # noqa: F811
     h, fake = harness, harness.fake
     fake.user(HOA, "Hoa", "vi")
     fake.user(CUONG, "Cường", "vi")
@@ -129,7 +138,7 @@ async def test_a_day_of_reminders_lists_and_report_over_telegram(harness: Harnes
     assert len([p for _, p in fake.calls("sendPhoto") if str(p["chat_id"]) == str(GROUP)]) == 1
 
 
-async def test_a_late_start_catches_up_with_one_reminder(harness: Harness) -> None:
+async def test_a_late_start_catches_up_with_one_reminder(harness: Harness) -> None:  # noqa: F811
     h, fake = harness, harness.fake
     h.clock.set_local(at(6))
     await register_via_telegram(fake, CITIZEN, "Nguyễn Văn An")

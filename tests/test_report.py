@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import base64
 import io
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlmodel import select
@@ -14,15 +14,14 @@ from scheduler.report import HISTORY_DAYS, chart_png, figures, report_replies, r
 from storage.models import Alert, Outbox, Person, Station
 from tests.conftest import TZ, ChatDriver, Clock
 from tests.steps import rows, vi
-from tests.test_scheduler import (PLEIKU, TODAY, add_declaration, add_person, at, bind_group, sent_to, station_id,
-                                  tick)
+from tests.test_scheduler import TODAY, add_declaration, add_person, at, bind_group, sent_to, station_id, tick
 
 QUY_NHON, IA_GRAI = "21583", "23764"
 YESTERDAY, TOMORROW = TODAY - timedelta(days=1), TODAY + timedelta(days=1)
 
 
 def utc(local: datetime) -> datetime:
-    return local.replace(tzinfo=TZ).astimezone(timezone.utc)
+    return local.replace(tzinfo=TZ).astimezone(UTC)
 
 
 async def add_alert(core: Core, person: Person, tier: str, local: datetime, status: str = "open") -> None:
@@ -197,6 +196,9 @@ async def test_baocao_in_an_unbound_group_says_how_to_bind(core: Core) -> None:
     staff = ChatDriver(core, "501", chat_id="-5009", chat_type="group", name="Lan")
     await staff.say("/baocao")
     assert staff.text() == vi("report.not_bound")
+    admin = ChatDriver(core, "999", chat_id="-5009", chat_type="group", name="Quản trị")
+    await admin.say("/baocao")  # not even for an admin: who else is in that group is unknown
+    assert admin.text() == vi("report.not_bound")
 
 
 async def test_baocao_in_private_is_for_admins_only(core: Core, clock: Clock) -> None:

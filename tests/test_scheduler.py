@@ -25,7 +25,7 @@ from storage.db import Database
 from storage.migrate import downgrade, upgrade
 from storage.models import Account, Alert, Claim, Declaration, Outbox, Person, Station
 from storage.stations import import_units_csv, issue_bind_code
-from tests.conftest import TZ, UNITS_CSV, ChatDriver, Clock, register
+from tests.conftest import TZ, UNITS_CSV, ChatDriver, Clock
 from tests.steps import declare, rows, vi
 
 PLEIKU = "23575"  # Phường Pleiku, the station "pleiku" finds
@@ -465,7 +465,7 @@ async def test_two_schedulers_on_one_sqlite_file_remind_each_person_once(core: C
     await _two_schedulers_remind_each_person_once(db_url, clock)
 
 
-async def _pg_admin(url: str):  # noqa: ANN202 - an asyncpg connection to the server's maintenance database
+async def _pg_admin(url: str):
     import asyncpg
 
     parsed = make_url(url)
