@@ -6,7 +6,12 @@ from conversations.messages import Reply
 from conversations.runtime import Context, Flow, advance, load_state, resume
 from handlers import citizen, staff
 
-FLOWS: dict[str, Flow] = {f.name: f for f in (registration.FLOW, household.FLOW, checkin.FLOW, reminder_times.FLOW)}
+FLOWS: dict[str, Flow] = {f.name: f for f in (
+    registration.FLOW,
+    household.FLOW,
+    checkin.FLOW,
+    reminder_times.FLOW,
+)}
 
 PRIVATE_COMMANDS = {
     "/start": citizen.start, "/dangky": citizen.start, "/register": citizen.start,
@@ -24,7 +29,11 @@ GROUP_COMMANDS = {
     "/trogiup": staff.group_help, "/help": staff.group_help, "/start": staff.group_help,
     "/baocao": staff.report, "/report": staff.report,
 }
-BUTTONS = {"alert": staff.press_alert, "go": citizen.go, "lang": citizen.set_language}
+BUTTONS = {  # by the payload's prefix, "alert:ack:12" -> "alert"
+    "alert": staff.press_alert,
+    "go": citizen.go,
+    "lang": citizen.set_language,
+}
 
 
 async def dispatch(ctx: Context) -> list[Reply]:
@@ -49,8 +58,9 @@ async def dispatch(ctx: Context) -> list[Reply]:
 async def _group(ctx: Context) -> list[Reply]:
     """In a staff group the bot answers its commands and buttons only, never the staff's chatter."""
     command = ctx.incoming.command
-    if command is None:
-        return []
+    if command is None:  # e.g. a staff member's answer typed in reply to the bot's question
+        state = await load_state(ctx.session, ctx.account.id)
+        return await advance(ctx, FLOWS[state.flow], state, ctx.incoming) if state and state.flow in FLOWS else []
     handler = GROUP_COMMANDS.get(command[0])
     if handler is not None:
         return await handler(ctx)

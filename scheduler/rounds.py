@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import groupby
 from typing import Any
 
@@ -71,7 +71,11 @@ class _Batches:
 
 
 async def remind_round(session: AsyncSession, core: Core, now: datetime) -> int:
-    """First reminders at each account's time in the open slot, and second ones N1 minutes later."""
+    """First reminders at each account's time in the open slot, and second ones N1 minutes later.
+
+    Someone who registers after their reminder time has just been offered the check-in by the registration
+    itself: no first reminder for that slot, and the second one N1 minutes after registering.
+    """
     sent = 0
     chase_after = timedelta(minutes=core.rules.schedule.chase_after_minutes)
     day = now.date()
@@ -82,20 +86,20 @@ async def remind_round(session: AsyncSession, core: Core, now: datetime) -> int:
         if now < window.start + chase_after:  # nobody's second reminder is due yet: the reminded are done
             where.append(unclaimed(REMIND, "person:", Person.id, day, window.slot))
         reminded = is_claimed(REMIND, "person:", Person.id, day, window.slot).label("reminded")
+        rows = await silent_people(session, day, window.slot, *where, extra=(reminded, Person.created_at))
         due: list[tuple[Row, list[Row], str]] = []
-        for _account_id, group in groupby(await silent_people(session, day, window.slot, *where, extra=(reminded,)),
-                                          key=lambda r: r.account_id):
+        for _account_id, group in groupby(rows, key=lambda r: r.account_id):
             people = list(group)
-            account = people[0]
-            due_at = reminder_time(window, account.reminder_times)
-            if now < due_at:
-                continue
-            kind = CHASE if now >= due_at + chase_after else REMIND
-            if kind == REMIND:
-                people = [p for p in people if not p.reminded]
-            # A late start (past N1) sends only the second reminder, not both: once chased, a person is left out.
-            if people:
-                due.append((account, people, kind))
+            due_at = reminder_time(window, people[0].reminder_times)
+            by_kind: dict[str, list[Row]] = defaultdict(list)
+            for person in people:
+                registered = core.to_local(person.created_at)
+                if now >= max(due_at, registered) + chase_after:
+                    # A late start (past N1) sends only the second reminder: once chased, a person is left out.
+                    by_kind[CHASE].append(person)
+                elif due_at <= now and registered <= due_at and not person.reminded:
+                    by_kind[REMIND].append(person)
+            due += [(people[0], chosen, kind) for kind, chosen in by_kind.items()]
         for start in range(0, len(due), BATCH):
             sent += await _remind(session, core, day, window, due[start:start + BATCH])
             await session.commit()
@@ -142,8 +146,11 @@ async def silent_list_round(session: AsyncSession, core: Core, now: datetime) ->
         if not (window.is_open(now) and now >= window.start + after):
             continue
         by_station: dict[int, list[Row]] = defaultdict(list)
+        # Listed: who had the time of a first and a second reminder (registered by slot + N2 - N1).
+        registered_by = (window.start + after - timedelta(minutes=core.rules.schedule.chase_after_minutes))
         for person in await silent_people(session, day, window.slot,
-                                          unclaimed(SILENT, "station:", Person.station_id, day, window.slot)):
+                                          unclaimed(SILENT, "station:", Person.station_id, day, window.slot),
+                                          Person.created_at <= registered_by.astimezone(UTC)):
             by_station[person.station_id].append(person)
         for station_id, people in by_station.items():
             if not await claim(session, SILENT, f"station:{station_id}", day, core.utcnow(), window.slot):

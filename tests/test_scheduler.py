@@ -9,7 +9,7 @@ import os
 import uuid
 from collections import Counter
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import update
@@ -52,8 +52,10 @@ async def station_id(core: Core, code: str = PLEIKU) -> int:
 
 async def add_person(core: Core, name: str, chat_id: str, *, start: date = TODAY, end: date | None = None,
                      status: str = "active", phone: str = "0912000000", station: str = PLEIKU,
-                     language: str = "vi", is_self: bool = True) -> Person:
-    """A person inserted directly (bulk cases); the account is created or reused by its chat id."""
+                     language: str = "vi", is_self: bool = True, registered: datetime | None = None) -> Person:
+    """A person inserted directly (bulk cases); the account is created or reused by its chat id.
+    Registered (local time) by default the evening before the quarantine started."""
+    registered = registered or datetime.combine(start - timedelta(days=1), time(20))
     sid = await station_id(core, station)
     async with core.db.session() as session:
         account = (await session.exec(select(Account).where(Account.channel == "telegram",
@@ -64,7 +66,8 @@ async def add_person(core: Core, name: str, chat_id: str, *, start: date = TODAY
             await session.flush()
         person = Person(account_id=account.id, is_self=is_self, full_name=name, birth_year=1980, gender="male",
                         phone=phone, station_id=sid, address="1 Lê Lợi", category="f1", start_date=start,
-                        end_date=end or start + timedelta(days=13), status=status)
+                        end_date=end or start + timedelta(days=13), status=status,
+                        created_at=registered.replace(tzinfo=TZ).astimezone(UTC))
         session.add(person)
         await session.flush()
         return person
