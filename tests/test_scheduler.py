@@ -254,6 +254,35 @@ async def test_a_personal_reminder_time_moves_the_reminder(core: Core, clock: Cl
     assert texts(await sent_to(core, "100"))[1] == vi("remind.chase", slot="08:00", names="Nguyễn Văn An")
 
 
+async def test_registering_after_the_reminder_time_counts_as_the_first_reminder(core: Core, clock: Clock) -> None:
+    await register_at(core, clock, "100", "Nguyễn Văn An", at(9, 30))  # "Đăng ký xong" offers the check-in
+    await tick(core, clock, at(9, 30))
+    await tick(core, clock, at(11, 29))
+    assert await sent_to(core, "100") == []
+    await tick(core, clock, at(11, 30))  # N1 after registering
+    await tick(core, clock, at(14, 59))
+    assert texts(await sent_to(core, "100")) == [vi("remind.chase", slot="08:00", names="Nguyễn Văn An")]
+    await register_at(core, clock, "101", "Lê Thị Hoa", at(14))
+    await tick(core, clock, at(14, 30))
+    await tick(core, clock, at(15))  # the afternoon slot as for everyone; the morning's chase would come too late
+    assert texts(await sent_to(core, "101")) == [vi("remind.remind", slot="15:00", names="Lê Thị Hoa")]
+
+
+async def test_a_dependent_added_after_the_reminder_is_not_reminded_at_once(core: Core, clock: Clock) -> None:
+    chat = await register_at(core, clock, "100", "Nguyễn Văn An", at(7))
+    await tick(core, clock, at(8))
+    clock.set_local(at(8, 30))
+    await add_dependent(chat, "Trần Thị Bình")
+    await tick(core, clock, at(8, 31))
+    await tick(core, clock, at(10))
+    await tick(core, clock, at(10, 30))
+    assert texts(await sent_to(core, "100")) == [
+        vi("remind.remind", slot="08:00", names="Nguyễn Văn An"),
+        vi("remind.chase", slot="08:00", names="Nguyễn Văn An"),
+        vi("remind.chase", slot="08:00", names="Trần Thị Bình"),
+    ]
+
+
 # --- chasing silence ------------------------------------------------------------------------------------------
 
 
@@ -280,8 +309,9 @@ async def test_the_station_group_gets_one_list_of_the_silent_at_n2(core: Core, c
     await tick(core, clock, at(8))
     clock.set_local(at(9))
     await checkin(an)
-    for moment in (at(10), at(11, 59)):
-        await tick(core, clock, moment)
+    await tick(core, clock, at(10))
+    await register_at(core, clock, "103", "Mới Đăng Ký", at(10, 30), phone="0933 333 333")  # too new for the list
+    await tick(core, clock, at(11, 59))
     assert len(await sent_to(core, "-5001")) == before
     await tick(core, clock, at(12))
     await tick(core, clock, at(12, 1))
