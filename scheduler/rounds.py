@@ -10,6 +10,7 @@ write lock is never held for long.
 """
 from __future__ import annotations
 
+import asyncio
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -32,6 +33,8 @@ from storage.outbox import enqueue
 SILENT = "silent"  # the alert tier of people who stopped declaring, and the claim kind of the station's list
 REMIND, CHASE, MISSED = "remind", "chase", "missed"
 BATCH = 200  # messages (accounts) per transaction
+SMALL_BATCH = 25  # the same, where each message takes its own queries (station lists, alerts)
+BATCH_PAUSE_SECONDS = 0.12
 MESSAGE_LIMIT = 3500  # characters of one station list message; Telegram takes 4096 (UTF-16 units)
 
 
@@ -58,16 +61,17 @@ def reminder(account: Account | Row, people: list[Person] | list[Row], slot: str
 
 
 class _Batches:
-    """Commits the sweep's transaction every BATCH messages."""
+    """Commits the sweep's transaction every `size` messages (built one by one: fewer than BATCH)."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session, self.count = session, 0
+    def __init__(self, session: AsyncSession, size: int = SMALL_BATCH) -> None:
+        self.session, self.size, self.count = session, size, 0
 
     async def add(self, messages: int) -> None:
         self.count += messages
-        if self.count >= BATCH:
+        if self.count >= self.size:
             await self.session.commit()
             self.count = 0
+            await _let_others_write()
 
 
 async def remind_round(session: AsyncSession, core: Core, now: datetime) -> int:
@@ -101,9 +105,18 @@ async def remind_round(session: AsyncSession, core: Core, now: datetime) -> int:
                     by_kind[REMIND].append(person)
             due += [(people[0], chosen, kind) for kind, chosen in by_kind.items()]
         for start in range(0, len(due), BATCH):
+            if start:
+                await _let_others_write()
             sent += await _remind(session, core, day, window, due[start:start + BATCH])
             await session.commit()
     return sent
+
+
+async def _let_others_write() -> None:
+    """A pause between batches: a person's reply waiting for SQLite's write lock retries only every
+    100 ms or so, and would otherwise find the next batch holding it again. (Delivery, at 25 messages
+    a second, takes far longer than the round anyway.)"""
+    await asyncio.sleep(BATCH_PAUSE_SECONDS)
 
 
 async def _remind(session: AsyncSession, core: Core, day: date, window: Window,
