@@ -21,6 +21,8 @@ class Account(SQLModel, table=True):
     external_id: str = Field(max_length=64)
     language: str = Field(default="vi", max_length=8)
     reminder_times: list | None = Field(default=None, sa_column=Column(JSON, nullable=True))  # "HH:MM" per slot
+    unreachable_at: datetime | None = None  # the channel refused delivery for good (blocked the bot, left)
+    unreachable_reason: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -56,6 +58,7 @@ class Person(SQLModel, table=True):
     status: str = Field(default="active", max_length=16, index=True)  # active / completed
     reviewed_at: datetime | None = None  # staff marked the record reviewed
     reviewed_by: str | None = Field(default=None, max_length=200)
+    anonymized_at: datetime | None = None  # personal data removed after the retention period or on request
     consent_at: datetime = Field(default_factory=utcnow)
     created_at: datetime = Field(default_factory=utcnow)
 
@@ -234,3 +237,34 @@ class PersonNote(SQLModel, table=True):
     author: str = Field(max_length=200)
     text: str = Field(max_length=1000)
     at: datetime = Field(default_factory=utcnow)
+
+
+class ProcessedUpdate(SQLModel, table=True):
+    """An update already handled: a channel that delivers it again (a retry, a replay) is ignored."""
+
+    channel: str = Field(primary_key=True, max_length=16)
+    update_id: str = Field(primary_key=True, max_length=64)
+    at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class Attempt(SQLModel, table=True):
+    """A try at a code (bind, staff, invitation): counted so codes cannot be guessed by brute force."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=16)
+    subject: str = Field(max_length=64, index=True)  # "telegram:12345"
+    ok: bool = Field(default=False)
+    at: datetime = Field(default_factory=utcnow, index=True)
+
+
+class DeletionRequest(SQLModel, table=True):
+    """A person's request to delete their data (/xoadulieu), confirmed or refused by their station."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    person_id: int = Field(foreign_key="person.id", index=True)
+    account_id: int = Field(foreign_key="account.id")
+    station_id: int = Field(foreign_key="station.id", index=True)
+    status: str = Field(default="requested", max_length=16)  # requested / done / refused
+    created_at: datetime = Field(default_factory=utcnow)
+    decided_by: str | None = Field(default=None, max_length=200)
+    decided_at: datetime | None = None
