@@ -28,7 +28,7 @@ from locales import LANGUAGES, t
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 PRIVATE_COMMANDS = [("khaibao", "checkin"), ("start", None), ("nguoithan", "household"), ("nhacnho", "reminders"),
-                    ("ngonngu", "language"), ("huy", "cancel"), ("trogiup", "help")]
+                    ("phananh", "request"), ("ngonngu", "language"), ("huy", "cancel"), ("trogiup", "help")]
 GROUP_COMMANDS = [("baocao", "report"), ("lienket", "bind"), ("trogiup", "help")]
 
 
@@ -40,7 +40,7 @@ async def to_incoming(update: Update) -> Incoming | None:
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None or user.is_bot:
         return None
-    common = {"channel": CHANNEL, "user_id": str(user.id), "chat_id": str(chat.id),
+    common = {"channel": CHANNEL, "user_id": str(user.id), "chat_id": str(chat.id), "update_id": str(update.update_id),
               "chat_type": "private" if chat.type == "private" else "group",
               "language_code": user.language_code, "user_name": user.full_name}
     if update.callback_query is not None:
@@ -112,8 +112,13 @@ async def send(bot: Bot, chat_id: str, reply: Reply) -> Message:
 async def edit(bot: Bot, chat_id: str, reply: Reply) -> None:
     keyboard = markup(reply)
     try:
-        await bot.edit_message_text(reply.text, chat_id=chat_id, message_id=int(reply.edit_id),
-                                    reply_markup=keyboard if isinstance(keyboard, InlineKeyboardMarkup) else None)
+        inline = keyboard if isinstance(keyboard, InlineKeyboardMarkup) else None
+        if reply.photo is not None or reply.photo_id is not None:  # a photo has a caption, not a text
+            await bot.edit_message_caption(chat_id=chat_id, message_id=int(reply.edit_id),
+                                           caption=reply.text[:1024], reply_markup=inline)
+        else:
+            await bot.edit_message_text(reply.text, chat_id=chat_id, message_id=int(reply.edit_id),
+                                        reply_markup=inline)
     except BadRequest as exc:
         if "not modified" not in str(exc).lower():
             raise

@@ -32,6 +32,7 @@ class Incoming:
     photo_id: str | None = None  # the channel's id of a sent photo (reused to forward it)
     document: Attachment | None = None  # a sent file, already downloaded by the channel
     document_too_large: bool = False  # a file the channel would not download
+    update_id: str | None = None  # the channel's id of this update, to act on a redelivered one only once
 
     @property
     def command(self) -> tuple[str, list[str]] | None:

@@ -9,13 +9,15 @@ from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from conversations.messages import Incoming, Reply
 from conversations.runtime import Context
 from health.rules import Rules
 from locales import language_for, t
 from storage.db import Database
-from storage.models import Account
+from storage.models import Account, ProcessedUpdate
+from storage.once import insert_once
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -80,6 +82,9 @@ class Core:
 
         try:
             async with self.db.session() as session:
+                if not await self.first_delivery(session, inc):
+                    log.info("a %s update delivered again was ignored", inc.channel)
+                    return []
                 account = await self.account_for(session, inc)
                 ctx = Context(session=session, account=account, core=self, incoming=inc)
                 replies = await dispatch(ctx)
@@ -91,7 +96,14 @@ class Core:
         self.outbox_ready.set()
         return replies
 
-    async def account_for(self, session, inc: Incoming) -> Account:
+    async def first_delivery(self, session: AsyncSession, inc: Incoming) -> bool:
+        """Record the update as processed, in the transaction of its effects: False if it was before."""
+        if inc.update_id is None:
+            return True
+        values = {"channel": inc.channel, "update_id": inc.update_id, "at": self.utcnow()}
+        return await insert_once(session, ProcessedUpdate, values, ["channel", "update_id"])
+
+    async def account_for(self, session: AsyncSession, inc: Incoming) -> Account:
         query = select(Account).where(Account.channel == inc.channel, Account.external_id == inc.user_id)
         account = (await session.exec(query)).first()
         if account is None:

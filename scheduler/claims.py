@@ -7,24 +7,21 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import ColumnElement, Exists, String, cast, exists, literal
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Claim
+from storage.once import dialect_insert, insert_once
 
 CLAIMS_PER_STATEMENT = 500  # 5 parameters each: well under SQLite's limit of bound parameters
+UNIQUE = ["kind", "subject", "day", "slot"]
 CLOSING = "closing"  # a quarantine closed (the report counts them per day)
 
 
 async def claim(session: AsyncSession, kind: str, subject: str, day: date, now: datetime, slot: str = "") -> bool:
     """True if this call took the claim; False if it was taken before (by this or another process)."""
-    insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
-    statement = (insert(Claim).values(kind=kind, subject=subject, day=day, slot=slot, claimed_at=now)
-                 .on_conflict_do_nothing(index_elements=["kind", "subject", "day", "slot"]))
-    result = await session.exec(statement)
-    return result.rowcount == 1
+    values = {"kind": kind, "subject": subject, "day": day, "slot": slot, "claimed_at": now}
+    return await insert_once(session, Claim, values, UNIQUE)
 
 
 async def claim_many(session: AsyncSession, kind: str, subjects: list[str], day: date, now: datetime,
@@ -33,13 +30,13 @@ async def claim_many(session: AsyncSession, kind: str, subjects: list[str], day:
     dialect = session.bind.dialect.name
     if dialect != "postgresql" and sqlite3.sqlite_version_info < (3, 35):  # no RETURNING before SQLite 3.35
         return {s for s in subjects if await claim(session, kind, s, day, now, slot)}
-    insert = pg_insert if dialect == "postgresql" else sqlite_insert
+    insert = dialect_insert(session)
     taken: set[str] = set()
     for start in range(0, len(subjects), CLAIMS_PER_STATEMENT):
         values = [{"kind": kind, "subject": s, "day": day, "slot": slot, "claimed_at": now}
                   for s in subjects[start:start + CLAIMS_PER_STATEMENT]]
         statement = (insert(Claim).values(values)
-                     .on_conflict_do_nothing(index_elements=["kind", "subject", "day", "slot"])
+                     .on_conflict_do_nothing(index_elements=UNIQUE)
                      .returning(Claim.subject))
         taken.update((await session.exec(statement)).scalars().all())
     return taken
