@@ -5,6 +5,8 @@ import asyncio
 import contextlib
 import logging
 import signal
+from dataclasses import dataclass
+from urllib.parse import urlparse
 
 from telegram import Update
 from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
@@ -19,6 +21,7 @@ from storage.db import Database
 from storage.migrate import upgrade
 
 log = logging.getLogger(__name__)
+ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
 
 
 def build_core(settings: Settings, clock: Clock = system_clock,
@@ -27,6 +30,21 @@ def build_core(settings: Settings, clock: Clock = system_clock,
     return Core(Database(settings.database_url),
                 load_rules(settings.rules_file, settings.rules_overrides()), settings.tz, admins, clock,
                 staff_console)
+
+
+@dataclass(frozen=True)
+class Webhook:
+    """Webhook mode: Telegram POSTs updates to `url`; this process listens on host:port and accepts only
+    requests carrying `secret` in the X-Telegram-Bot-Api-Secret-Token header."""
+
+    url: str
+    host: str
+    port: int
+    secret: str
+
+    @property
+    def path(self) -> str:
+        return urlparse(self.url).path.lstrip("/")
 
 
 class TelegramBot:
@@ -54,15 +72,20 @@ class TelegramBot:
         # The type only: exception texts from the network layer may quote message content.
         log.error("telegram update failed: %s", type(context.error).__name__)
 
-    async def start(self, run_scheduler: bool = False) -> None:
+    async def start(self, run_scheduler: bool = False, webhook: Webhook | None = None) -> None:
         """Serve updates and deliver the outbox; `run_scheduler` adds the reminder and report sweeps."""
         await upgrade(self.settings.database_url)
         await self.app.initialize()
         self.core.bot_username = self.app.bot.username  # for invitation links t.me/<bot>?start=<code>
         await tg.set_command_menus(self.app.bot)
         await self.app.start()
-        await self.app.updater.start_polling(timeout=self.poll_timeout, poll_interval=0,
-                                             allowed_updates=[Update.MESSAGE, Update.CALLBACK_QUERY])
+        if webhook is None:
+            await self.app.updater.start_polling(timeout=self.poll_timeout, poll_interval=0,
+                                                 allowed_updates=ALLOWED_UPDATES)
+        else:  # python-telegram-bot's server answers 403 to a request without the right secret
+            await self.app.updater.start_webhook(listen=webhook.host, port=webhook.port, url_path=webhook.path,
+                                                 webhook_url=webhook.url, secret_token=webhook.secret,
+                                                 allowed_updates=ALLOWED_UPDATES)
         self.sender.start()
         if run_scheduler:
             self.scheduler.start()
@@ -79,9 +102,9 @@ class TelegramBot:
         await self.core.db.dispose()
 
 
-async def serve(settings: Settings) -> None:
+async def serve(settings: Settings, webhook: Webhook | None = None) -> None:
     bot = TelegramBot(settings)
-    await bot.start(run_scheduler=True)
+    await bot.start(run_scheduler=True, webhook=webhook)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -93,7 +116,8 @@ async def serve(settings: Settings) -> None:
         await bot.stop()
 
 
-def run_polling(settings: Settings) -> None:
+def run_polling(settings: Settings, webhook: Webhook | None = None) -> None:
+    """The bot until SIGINT/SIGTERM: long polling, or a webhook server when `webhook` is given."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("httpx").setLevel(logging.WARNING)  # its lines carry the bot token in URLs
-    asyncio.run(serve(settings))
+    asyncio.run(serve(settings, webhook))

@@ -32,6 +32,8 @@ class Settings(BaseSettings):
     station_after_minutes: int | None = Field(default=None, ge=1)
     report_time: str | None = None
     closing_time: str | None = None
+    # Webhook mode: the secret Telegram sends with every update; all processes behind one URL share it.
+    webhook_secret: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{16,256}$")
 
     @field_validator("admin_ids", mode="before")
     @classmethod

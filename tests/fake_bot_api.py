@@ -287,6 +287,9 @@ class FakeBotAPI:
         self.answered_callbacks: list[JSON] = []
         self.menu_buttons: dict[int | None, JSON] = {}
         self.left_chats: set[int] = set()
+        self.webhook: JSON = {}  # url and secret_token once setWebhook was called: updates are POSTed there
+        self.webhook_responses: list[int] = []  # HTTP status of each delivery to the webhook
+        self._webhook_tasks: set[asyncio.Task] = set()
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -530,7 +533,26 @@ class FakeBotAPI:
     def _m_deleteWebhook(self, params: JSON) -> bool:
         if params.get("drop_pending_updates"):
             self._pending.clear()
+        self.webhook = {}
         return True
+
+    def _m_setWebhook(self, params: JSON) -> bool:
+        if not str(params.get("url", "")).startswith(("http://", "https://")):
+            raise ApiError(400, "Bad Request: bad webhook: an HTTPS URL must be provided for webhook")
+        self.webhook = {"url": params["url"], "secret_token": params.get("secret_token")}
+        return True
+
+    async def post_to_webhook(self, update: JSON, secret: str | EllipsisType | None = ...) -> int:
+        """POST an update to the bot's webhook as Telegram does (with its secret header unless told
+        otherwise: None sends none, a string sends that one); the HTTP status it answered."""
+        import aiohttp
+
+        token = self.webhook.get("secret_token") if secret is ... else secret
+        headers = {"X-Telegram-Bot-Api-Secret-Token": token} if token else {}
+        async with aiohttp.ClientSession() as client, client.post(self.webhook["url"], json=update,
+                                                                  headers=headers) as response:
+            self.webhook_responses.append(response.status)
+            return response.status
 
     def _m_getWebhookInfo(self, _: JSON) -> JSON:
         return {"url": "", "has_custom_certificate": False,
@@ -718,7 +740,7 @@ class FakeBotAPI:
         return user
 
     def group(self, chat_id: int = -100123, title: str = "Test group",
-              type: str = "supergroup") -> JSON:  # noqa: A002 - mirrors Telegram's field name
+              type: str = "supergroup") -> JSON:  # `type` mirrors Telegram's field name
         """Register a group chat (the bot is a member)."""
         self._chats[chat_id] = {"id": chat_id, "type": type, "title": title}
         self.left_chats.discard(chat_id)
@@ -744,7 +766,12 @@ class FakeBotAPI:
 
     def _push_update(self, kind: str, payload: JSON) -> JSON:
         update = {"update_id": next(self._update_ids), kind: payload}
-        self._pending.append(update)
+        if self.webhook:  # Telegram delivers by POST to a set webhook, never through getUpdates
+            task = asyncio.get_running_loop().create_task(self.post_to_webhook(copy.deepcopy(update)))
+            self._webhook_tasks.add(task)
+            task.add_done_callback(self._webhook_tasks.discard)
+        else:
+            self._pending.append(update)
         self._notify()
         return copy.deepcopy(update)
 
@@ -774,7 +801,7 @@ class FakeBotAPI:
         return self._user_message(user_id, chat_id, fields, first_name, language_code)
 
     async def send_contact(self, user_id: int, phone_number: str, first_name: str | None = None,
-                           contact_user_id: int | None | EllipsisType = ...,
+                           contact_user_id: int | EllipsisType | None = ...,
                            chat_id: int | None = None, last_name: str | None = None) -> JSON:
         """Queue a shared contact; by default the user's own (as the request_contact button)."""
         user = self._ensure_user(user_id)
