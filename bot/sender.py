@@ -10,6 +10,7 @@ from datetime import timedelta
 
 from aiolimiter import AsyncLimiter
 
+from conversations.unreachable import mark_unreachable
 from handlers.core import Core
 from storage.models import Outbox
 from storage.outbox import claim_due, mark_failed, mark_retry, mark_sent
@@ -29,7 +30,12 @@ class RetryLater(Exception):
 
 
 class Undeliverable(Exception):
-    """The message can never be delivered (the chat is gone, the bot was blocked)."""
+    """The message can never be delivered; `unreachable` when the chat itself refuses the bot for good
+    (blocked, kicked), not just this one message."""
+
+    def __init__(self, reason: str, unreachable: bool = False) -> None:
+        super().__init__(reason)
+        self.unreachable = unreachable
 
 
 def backoff(attempts: int) -> float:
@@ -77,6 +83,8 @@ class OutboxSender:
             log.warning("outbox %s: undeliverable: %s", row_id, exc)
             async with self.core.db.session() as session:
                 await mark_failed(session, row_id, str(exc))
+                if exc.unreachable:
+                    await mark_unreachable(session, self.core, self.channel, chat_id, str(exc))
         except Exception as exc:  # noqa: BLE001 - any other failure is retried, and recorded
             await self._retry(row_id, type(exc).__name__, backoff(attempts), attempts)
         else:

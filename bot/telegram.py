@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 PRIVATE_COMMANDS = [("khaibao", "checkin"), ("start", None), ("nguoithan", "household"), ("nhacnho", "reminders"),
                     ("phananh", "request"), ("ngonngu", "language"), ("huy", "cancel"), ("trogiup", "help")]
-GROUP_COMMANDS = [("baocao", "report"), ("lienket", "bind"), ("trogiup", "help")]
+GROUP_COMMANDS = [("baocao", "report"), ("phananhmo", "requests"), ("lienket", "bind"), ("trogiup", "help")]
 
 
 MAX_DOWNLOAD = 5 * 1024 * 1024  # an imported list; larger files are refused, not fetched
@@ -133,8 +133,10 @@ def deliverer(bot: Bot):
         except RetryAfter as exc:
             raise RetryLater(float(exc.retry_after if isinstance(exc.retry_after, int | float)
                                    else exc.retry_after.total_seconds())) from None
-        except (Forbidden, BadRequest) as exc:
-            raise Undeliverable(f"{type(exc).__name__}: {exc.message}") from None
+        except Forbidden as exc:  # blocked by the person, or the bot is no longer in the group
+            raise Undeliverable(f"Forbidden: {exc.message}", unreachable=True) from None
+        except BadRequest as exc:
+            raise Undeliverable(f"BadRequest: {exc.message}") from None
         return str(message.message_id)
     return deliver
 

@@ -111,4 +111,7 @@ class Core:
                               created_at=self.utcnow())
             session.add(account)
             await session.flush()
+        elif account.unreachable_at is not None:  # they wrote: the chat works again
+            account.unreachable_at = account.unreachable_reason = None
+            session.add(account)
         return account

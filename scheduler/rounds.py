@@ -86,7 +86,8 @@ async def remind_round(session: AsyncSession, core: Core, now: datetime) -> int:
     for window in windows(core.rules, day, core.tz):
         if not window.is_open(now):
             continue
-        where = [unclaimed(CHASE, "person:", Person.id, day, window.slot)]
+        # an account that blocked the bot is not written to; the station's list still names them
+        where = [unclaimed(CHASE, "person:", Person.id, day, window.slot), Account.unreachable_at.is_(None)]
         if now < window.start + chase_after:  # nobody's second reminder is due yet: the reminded are done
             where.append(unclaimed(REMIND, "person:", Person.id, day, window.slot))
         reminded = is_claimed(REMIND, "person:", Person.id, day, window.slot).label("reminded")

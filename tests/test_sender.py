@@ -102,3 +102,33 @@ async def test_a_row_claimed_by_a_sender_that_died_is_taken_again_after_its_leas
     assert await sender.run_once() == 0
     clock.advance(seconds=121)
     assert await sender.run_once() == 1 and sent == ["a"]
+
+
+async def test_a_person_who_blocked_the_bot_is_marked_unreachable_and_the_station_told_once(core, chat):
+    from tests.conftest import register
+
+    await register(chat)
+    await queue(core, "100", "100")  # two messages queued for the person
+
+    async def deliver(chat_id: str, payload: dict) -> str:
+        if chat_id == "100":
+            raise Undeliverable("Forbidden: bot was blocked by the user", unreachable=True)
+        return "1"
+
+    sender = OutboxSender(core, "telegram", deliver)
+    await sender.run_once()
+    from storage.models import Account
+    async with core.db.session() as session:
+        account = (await session.exec(select(Account).where(Account.external_id == "100"))).one()
+    assert account.unreachable_at is not None and "blocked" in account.unreachable_reason
+    person_rows = [r for r in await rows(core) if r.chat_id == "100"]
+    assert [r.status for r in person_rows] == ["failed", "failed"]  # nothing more is tried on that chat
+    notices = [r for r in await rows(core) if r.chat_id == "999"]  # no group: the admin is told
+    assert len(notices) == 1 and "0912345678" in notices[0].payload["text"]
+    assert "Không liên lạc được" in notices[0].payload["text"]
+    await sender.run_once()  # the admin's notice goes out; the person is not told twice
+    assert len([r for r in await rows(core) if r.chat_id == "999"]) == 1
+    await chat.say("/start")  # they write again: reachable again
+    async with core.db.session() as session:
+        account = (await session.exec(select(Account).where(Account.external_id == "100"))).one()
+    assert account.unreachable_at is None
