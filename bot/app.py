@@ -47,6 +47,13 @@ class Webhook:
         return urlparse(self.url).path.lstrip("/")
 
 
+def file_url(base_url: str) -> str:
+    """Where sent files are downloaded: Telegram (and a local Bot API server) serve them under /file/bot<token>."""
+    if base_url.endswith("/bot"):
+        return base_url.removesuffix("/bot") + "/file/bot"
+    return "https://api.telegram.org/file/bot"
+
+
 class TelegramBot:
     """The bot on Telegram: long polling in, the core in the middle, direct replies and the outbox out."""
 
@@ -55,6 +62,7 @@ class TelegramBot:
         self.core = core or build_core(settings)
         self.poll_timeout = poll_timeout
         self.app = (Application.builder().token(settings.telegram_token).base_url(settings.telegram_base_url)
+                    .base_file_url(file_url(settings.telegram_base_url))
                     .rate_limiter(AIORateLimiter(max_retries=3)).build())
         self.app.add_handler(TypeHandler(Update, self.on_update))
         self.app.add_error_handler(self.on_error)

@@ -1,8 +1,8 @@
 """The `cachly` command: run the bot, try it in the terminal sandbox, manage the database and stations.
 
 Problems an operator can fix (a bad setting, a missing file, an unknown station) end as ONE line on
-stderr and exit code 2, never a traceback. `station bind-code` prints only the code on stdout so
-scripts can capture it.
+stderr and exit code 2, never a traceback. `station bind-code` and `station staff-code` print only the
+code on stdout so scripts can capture it.
 """
 
 from __future__ import annotations
@@ -13,12 +13,16 @@ import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.settings import Settings, SettingsError, load_settings
+
+if TYPE_CHECKING:
+    from handlers.core import Core
+    from storage.models import Station
 
 T = TypeVar("T")
 USAGE_ERROR = 2
@@ -51,6 +55,26 @@ def _parser() -> argparse.ArgumentParser:
     bind = station.add_parser("bind-code", help="print a one-time code that binds a staff group")
     bind.add_argument("code")
     bind.add_argument("--hours", type=float, default=24.0, help="validity (default 24)")
+    staff = station.add_parser("staff-code", help="print a one-time code that makes its user staff of a station")
+    staff.add_argument("code")
+    staff.add_argument("--hours", type=float, default=24.0, help="validity (default 24)")
+
+    audit = sub.add_parser("audit", help="print the audit trail of a person or an alert")
+    subject = audit.add_mutually_exclusive_group(required=True)
+    subject.add_argument("--person", type=int, metavar="ID", help="a person, with their alerts and requests")
+    subject.add_argument("--alert", type=int, metavar="ID", help="one alert")
+    people_in = sub.add_parser("import", help="invite the people of an .xlsx or .csv list (columns: see README)")
+    people_in.add_argument("file", type=Path)
+    people_in.add_argument("--station", metavar="CODE", help="the station of rows without a Mã trạm")
+    people_in.add_argument("--bot", metavar="USERNAME", help="the bot's username for the links (default: asked)")
+    people_in.add_argument("--lang", choices=("vi", "en"), default="vi", help="language of the reasons and files")
+    people_out = sub.add_parser("export", help="write the line list of a station or of the whole province")
+    scope = people_out.add_mutually_exclusive_group(required=True)
+    scope.add_argument("--station", metavar="CODE")
+    scope.add_argument("--province", action="store_true")
+    people_out.add_argument("--format", choices=("xlsx", "csv"), default="xlsx", help="csv: the line list only")
+    people_out.add_argument("--output", type=Path, metavar="FILE")
+    people_out.add_argument("--lang", choices=("vi", "en"), default="vi")
     return parser
 
 
@@ -133,22 +157,213 @@ def _station_add(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _station_bind_code(settings: Settings, args: argparse.Namespace) -> int:
+def _issue_code(settings: Settings, args: argparse.Namespace, issue: Callable, action: str) -> str:
+    """Issue a one-time code for a station (or PROVINCE), recorded in the audit trail as done by the CLI."""
+    from storage.audit import record
     from storage.models import utcnow
-    from storage.stations import issue_bind_code
+    from storage.stations import PROVINCE, get_station
 
     if args.hours <= 0:
         raise CliError("--hours must be positive")
     ttl = timedelta(hours=args.hours)
+
+    async def issued(session: AsyncSession) -> str:
+        now = utcnow()
+        code = await issue(session, args.code, now, ttl)
+        station = None if args.code.upper() == PROVINCE else await get_station(session, args.code)
+        record(session, "cli", action, "station", station.id if station else PROVINCE,
+               after={"code": code, "expires_at": (now + ttl).isoformat()}, at=now)
+        return code
+
     try:
-        code = asyncio.run(_with_session(settings, lambda s: issue_bind_code(s, args.code, utcnow(), ttl)))
+        return asyncio.run(_with_session(settings, issued))
     except ValueError as exc:  # unknown station
         raise CliError(str(exc)) from None
-    print(code)
+
+
+def _station_bind_code(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.stations import issue_bind_code
+
+    print(_issue_code(settings, args, issue_bind_code, "binding.code"))
     _err(
         f"one-time code for station {args.code}, valid {args.hours:g} h: "
         "send '/lienket CODE' in the station's Telegram staff group"
     )
+    return 0
+
+
+def _station_staff_code(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.stations import issue_staff_code
+
+    if args.code.upper() == "PROVINCE":
+        raise CliError("a staff code is for one station: give its code (province viewers: /capquyen ID tinh)")
+    print(_issue_code(settings, args, issue_staff_code, "staffcode.issue"))
+    _err(
+        f"one-time staff code for station {args.code}, valid {args.hours:g} h: "
+        "the new staff member sends '/nhanvien CODE' to the bot in a private chat"
+    )
+    return 0
+
+
+# --- audit ------------------------------------------------------------------------------------------
+
+
+async def _audit_events(session: AsyncSession, args: argparse.Namespace) -> list:
+    """The events of an alert, or of a person together with those of their alerts and requests."""
+    from sqlalchemy import and_, or_
+    from sqlmodel import col, select
+
+    from storage.models import Alert, AuditEvent, HelpRequest
+
+    if args.alert is not None:
+        subjects = [("alert", [args.alert])]
+    else:
+        alerts = (await session.exec(select(Alert.id).where(Alert.person_id == args.person))).all()
+        requests = (await session.exec(select(HelpRequest.id).where(HelpRequest.person_id == args.person))).all()
+        subjects = [("person", [args.person]), ("alert", alerts), ("request", requests)]
+    matches = [and_(col(AuditEvent.entity) == entity, col(AuditEvent.entity_id).in_([str(i) for i in ids]))
+               for entity, ids in subjects if ids]
+    query = select(AuditEvent).where(or_(*matches)).order_by(col(AuditEvent.at), col(AuditEvent.id))
+    return list((await session.exec(query)).all())
+
+
+def _value(value: object) -> str:
+    return "–" if value is None else str(value)
+
+
+def _changes(before: dict | None, after: dict | None) -> str:
+    """'status: open → acknowledged; by: Lan' — the fields that changed, or were set."""
+    before, after = before or {}, after or {}
+    parts = []
+    for key in dict.fromkeys([*before, *after]):
+        old, new = before.get(key), after.get(key)
+        if key in before and key in after and old == new:
+            continue
+        parts.append(f"{key}: {_value(old)} → {_value(new)}" if key in before else f"{key}: {_value(new)}")
+    return "; ".join(parts)
+
+
+def _audit(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.stations import as_utc
+
+    events = asyncio.run(_with_session(settings, lambda s: _audit_events(s, args)))
+    for event in events:
+        at = as_utc(event.at).astimezone(settings.tz).strftime("%Y-%m-%d %H:%M")
+        print("  ".join(part for part in (at, event.actor, event.action, f"{event.entity} {event.entity_id}",
+                                          _changes(event.before, event.after)) if part))
+    if not events:
+        subject = f"person {args.person}" if args.alert is None else f"alert {args.alert}"
+        _err(f"no audit events for {subject}")
+    return 0
+
+
+# --- people: import and export ----------------------------------------------------------------------
+
+
+async def _with_core(settings: Settings, action: Callable[[AsyncSession, Core], Awaitable[T]]) -> T:
+    """Like _with_session, with a core for the rules, the time zone and the clock."""
+    from handlers.core import Core
+    from health.rules import load_rules
+    from storage.db import Database
+
+    await _upgrade(settings)
+    core = Core(Database(settings.database_url), load_rules(settings.rules_file, settings.rules_overrides()),
+                settings.tz)
+    try:
+        async with core.db.session() as session:
+            return await action(session, core)
+    except (DBAPIError, OSError) as exc:
+        raise _database_error(exc) from None
+    finally:
+        await core.db.dispose()
+
+
+async def _cli_station(session: AsyncSession, code: str | None) -> Station | None:
+    from storage.stations import get_station
+
+    if not code:
+        return None
+    station = await get_station(session, code)
+    if station is None or not station.active:
+        raise CliError(f"unknown station {code}")
+    return station
+
+
+def _bot_username(settings: Settings, given: str | None) -> str:
+    """The bot's @username for the links: given, or asked from Telegram with the bot's token."""
+    if given:
+        return given.lstrip("@")
+    if not settings.telegram_token:
+        raise CliError("--bot: the bot's username is needed for the invitation links (or set CACHLY_TELEGRAM_TOKEN)")
+    from telegram import Bot
+    from telegram.error import TelegramError
+
+    async def ask() -> str:
+        async with Bot(settings.telegram_token, base_url=settings.telegram_base_url) as bot:
+            return bot.username
+
+    try:
+        return asyncio.run(ask())
+    except TelegramError as exc:
+        raise CliError(f"CACHLY_TELEGRAM_TOKEN: cannot ask Telegram for the bot's name ({type(exc).__name__}); "
+                       "pass --bot USERNAME") from None
+
+
+def _write(path: Path, content: bytes) -> Path:
+    try:
+        path.write_bytes(content)
+    except OSError as exc:
+        raise CliError(f"{path}: cannot write ({exc.strerror})") from None
+    return path
+
+
+def _import_people(settings: Settings, args: argparse.Namespace) -> int:
+    """Invitations from a list; the links (and the rejected rows) written next to it; progress on stderr."""
+    from handlers.files import run_import
+    from locales import t
+    from storage import people_io
+
+    path: Path = args.file
+    if not path.is_file():
+        raise CliError(f"{path}: file not found")
+    content = path.read_bytes()
+    if people_io.spreadsheet_kind(path.name, content) is None:
+        raise CliError(f"{path}: {t(args.lang, 'upload.file.not_spreadsheet')}")
+    bot = _bot_username(settings, args.bot)
+
+    async def run(session: AsyncSession, core: Core) -> tuple[people_io.ImportResult, bytes | None, bytes | None]:
+        station = await _cli_station(session, args.station)
+        result = await run_import(session, core, path.name, content, "cli", station, None,
+                                  lambda done, total: _err(f"{done}/{total} rows"))
+        links = people_io.links_workbook(args.lang, result, bot, core.tz, core.utcnow()) if result.accepted else None
+        rejected = people_io.rejected_workbook(args.lang, result) if result.rejected else None
+        return result, links, rejected
+
+    try:
+        result, links, rejected = asyncio.run(_with_core(settings, run))
+    except people_io.FileProblem as problem:
+        raise CliError(f"{path}: {t(args.lang, problem.key, **problem.params)}") from None
+    print(f"{path.name}: {len(result.accepted)} accepted, {len(result.rejected)} rejected, {result.empty} empty "
+          f"rows skipped ({result.seconds:.1f} s)")
+    for item in result.rejected:  # reasons name columns and station codes, never a row's content
+        print(f"row {item.row}: {people_io.reason_text(args.lang, item.reasons)}")
+    if links is not None:
+        print(f"invitation links: {_write(path.with_name(f'{path.stem}-lien-ket-moi.xlsx'), links)}")
+    if rejected is not None:
+        print(f"rejected rows: {_write(path.with_name(f'{path.stem}-ket-qua.xlsx'), rejected)}")
+    return 0
+
+
+def _export_people(settings: Settings, args: argparse.Namespace) -> int:
+    from handlers.files import Export, run_export
+
+    async def run(session: AsyncSession, core: Core) -> Export:
+        station = await _cli_station(session, args.station)
+        return await run_export(session, core, "cli", station, args.format, args.lang)
+
+    done = asyncio.run(_with_core(settings, run))
+    output = _write(args.output or Path(done.file_name), done.content)
+    print(f"{output}: {done.people} people, {done.declarations} declarations")
     return 0
 
 
@@ -177,9 +392,14 @@ def _handler(args: argparse.Namespace, settings: Settings) -> Callable[[Settings
     if args.command == "db":
         return _db_upgrade
     if args.command == "station":
-        return {"import": _station_import, "add": _station_add, "bind-code": _station_bind_code}[
-            args.station_command
-        ]
+        return {"import": _station_import, "add": _station_add, "bind-code": _station_bind_code,
+                "staff-code": _station_staff_code}[args.station_command]
+    if args.command == "audit":
+        return _audit
+    if args.command == "import":
+        return _import_people
+    if args.command == "export":
+        return _export_people
     if args.command == "run":
         return _run
     if args.command == "sandbox":

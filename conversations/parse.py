@@ -33,7 +33,20 @@ def temperature(text: str) -> float | None:
 def whole_number(text: str) -> int | None:
     """A text that is just a whole number (spaces around allowed): ' 95 ' -> 95, '95%' -> 95."""
     cleaned = (text or "").strip().rstrip("%").strip()
-    return int(cleaned) if cleaned.isdecimal() else None  # not isdigit(): int("²") raises
+    # not isdigit(): int("²") raises; and int() refuses more than 4300 digits ("0000…" pasted 5000 times)
+    return int(cleaned) if cleaned.isdecimal() and len(cleaned) <= NUMBER_DIGITS_MAX else None
+
+
+NUMBER_DIGITS_MAX = 9  # no answer or button of cachly needs a bigger number; SQLite's integers end at 19 digits
+
+
+def payload_number(text: str | None) -> int | None:
+    """The number in a button's payload (an id, a page, an index: "card:12" -> 12), or None when it is not one.
+
+    A forged payload may hold "²" (isdigit, but int() raises), "-1" or a number too big for the database.
+    """
+    text = text or ""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= NUMBER_DIGITS_MAX else None
 
 
 def full_name(text: str) -> str | None:

@@ -20,6 +20,9 @@ from conversations.person_steps import (
     summary_lines,
 )
 from conversations.runtime import Context, Done, Flow, Input, Next, Outcome, Retry, Stay, Step
+from handlers.access import actor
+from storage.audit import record
+from storage.invitations import use_invitation
 from storage.models import Person
 from storage.stations import find_stations, get_station
 
@@ -27,6 +30,9 @@ ORDER = ["consent", "name", "birth_year", "gender", "phone", "id_number", "stati
          "start_date", SUMMARY]
 EDITABLE = ORDER[1:-1]
 CHECKIN_BUTTON = "go:checkin"
+INVITED = "_invite"  # the invitation's code, when the answers came pre-filled from an imported list
+ANSWERS = ("full_name", "birth_year", "gender", "phone", "id_number", "station_code", "address", "category",
+           "start_date")
 
 
 async def ask_consent(ctx: Context) -> list[Reply]:
@@ -38,7 +44,9 @@ async def ask_consent(ctx: Context) -> list[Reply]:
 async def answer_consent(ctx: Context, inp: Input) -> Outcome:
     if inp.choice == "yes":
         ctx.data["consent"] = True
-        return Next("name")
+        # Invited from an imported list: every answer is there, the person only checks them.
+        complete = ctx.data.get(INVITED) and all(key in ctx.data for key in ANSWERS)
+        return Next(SUMMARY if complete else "name")
     if inp.choice == "no":
         return Done([Reply(ctx.t("reg.consent_refused"))])
     return Retry(ctx.t("err.use_buttons"))
@@ -117,12 +125,27 @@ async def answer_summary(ctx: Context, inp: Input) -> Outcome:
     if station is None or not station.active:
         ctx.data["_editing"] = True
         return Next("station", [Reply(ctx.t("err.station_gone"))])
+    code = ctx.data.get(INVITED)
+    if code and not await use_invitation(ctx.session, code, ctx.account.id, ctx.core.utcnow()):
+        return Done([Reply(ctx.t("invite.used_meanwhile"))])  # the same link confirmed on another phone
     person = make_person(ctx, ctx.data, station.id)
     ctx.session.add(person)
     await ctx.session.flush()
+    if code:
+        record_invited(ctx, person, code)
     done = Reply(ctx.t("reg.done", end=person.end_date.strftime("%d/%m/%Y"), slots=ctx.core.slot_text()),
                  [[Button(ctx.t("menu.checkin"), CHECKIN_BUTTON)]])
     return Done([done])
+
+
+def record_invited(ctx: Context, person: Person, code: str) -> None:
+    """The person created from an invitation, and the invitation used: no personal data in the trail."""
+    who, at = actor(ctx), ctx.core.utcnow()
+    record(ctx.session, who, "person.create", "person", person.id, at=at,
+           after={"source": "invitation", "invitation": code, "station_id": person.station_id,
+                  "category": person.category, "start_date": person.start_date.isoformat()})
+    record(ctx.session, who, "invitation.use", "invitation", code, at=at,
+           after={"person_id": person.id, "account_id": ctx.account.id})
 
 
 def make_person(ctx: Context, data: dict, station_id: int, is_self: bool = True) -> Person:

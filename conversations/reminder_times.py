@@ -39,9 +39,10 @@ async def answer_slot(ctx: Context, inp: Input) -> Outcome:
         ctx.account.reminder_times = None
         ctx.session.add(ctx.account)
         return Done([Reply(ctx.t("reminders.saved", times=", ".join(current_times(ctx))))])
-    if inp.choice is None or not inp.choice.isdigit() or int(inp.choice) >= len(ctx.core.rules.slots):
+    slot = parse.payload_number(inp.choice)
+    if slot is None or slot >= len(ctx.core.rules.slots):
         return Retry(ctx.t("err.use_buttons"))
-    ctx.data["slot"] = int(inp.choice)
+    ctx.data["slot"] = slot
     return Next("time")
 
 

@@ -5,10 +5,12 @@ from sqlmodel import select
 
 from conversations import checkin as checkin_flow
 from conversations import household as household_flow
-from conversations import registration, reminder_times
+from conversations import parse, registration, reminder_times
 from conversations.messages import Button, Reply
 from conversations.runtime import Context, Flow, begin, clear_state, load_state
+from handlers.admin import staff_help
 from locales import LANGUAGES
+from storage.invitations import find_invitation
 from storage.models import Declaration, Person
 
 
@@ -23,15 +25,38 @@ def menu(ctx: Context) -> list[list[Button]]:
 
 
 async def start(ctx: Context) -> list[Reply]:
-    """/start, /dangky: the status of a registered person; registration (or where it stopped) otherwise."""
+    """/start, /dangky: the status of a registered person; registration (or where it stopped) otherwise.
+
+    `/start CODE` comes from an invitation's deep link t.me/<bot>?start=CODE.
+    """
     from handlers.dispatch import current_question
 
-    if any(p.is_self for p in await registered_people(ctx)):
-        return await status(ctx)
+    command = ctx.incoming.command
+    code = command[1][0] if command and command[1] else None
+    registered = any(p.is_self for p in await registered_people(ctx))
+    if code and not registered:
+        return await invited(ctx, code)
+    if registered:
+        return [Reply(ctx.t("invite.already_registered")), *await status(ctx)] if code else await status(ctx)
     state = await load_state(ctx.session, ctx.account.id)
     if state is not None and state.flow == registration.FLOW.name:
         return [Reply(ctx.t("common.continue")), *await current_question(ctx)]
     return await begin(ctx, registration.FLOW)
+
+
+INVITATION_PROBLEMS = {"unknown": "invite.unknown", "used": "invite.used", "expired": "invite.expired"}
+
+
+async def invited(ctx: Context, code: str) -> list[Reply]:
+    """Registration pre-filled from the invitation: the person consents, checks the summary and confirms.
+    A code that cannot be used is said so, and the person registers the usual way."""
+    lookup = await find_invitation(ctx.session, code, ctx.core.utcnow())
+    if lookup.status != "ok":
+        return [Reply(ctx.t(INVITATION_PROBLEMS[lookup.status])), *await begin(ctx, registration.FLOW)]
+    invitation = lookup.invitation
+    data = {**invitation.data, registration.INVITED: invitation.code}
+    welcome = Reply(ctx.t("invite.welcome", station=invitation.data.get("station_name", "")))
+    return [welcome, *await begin(ctx, registration.FLOW, data)]
 
 
 async def status(ctx: Context) -> list[Reply]:
@@ -96,7 +121,10 @@ async def set_language(ctx: Context) -> list[Reply]:
 
 
 async def help_(ctx: Context) -> list[Reply]:
-    return [Reply(ctx.t("help.citizen"), menu(ctx))]
+    """The citizen commands; staff and admins also get the commands of their role."""
+    text = ctx.t("help.citizen")
+    extra = await staff_help(ctx)
+    return [Reply(f"{text}\n\n{extra}" if extra else text, menu(ctx))]
 
 
 async def unknown_command(ctx: Context) -> list[Reply]:
@@ -116,7 +144,7 @@ async def go(ctx: Context) -> list[Reply]:
     """Shortcut buttons: go:checkin[:person], go:household, go:register."""
     _, target, *rest = [*ctx.incoming.button.split(":"), ""]
     if target == "checkin":
-        person_id = int(rest[0]) if rest and rest[0].isdigit() else None
+        person_id = parse.payload_number(rest[0]) if rest else None
         return await checkin(ctx, person_id)
     if target == "household":
         return await household(ctx)

@@ -1,16 +1,25 @@
 """Routing: commands, buttons and text to the handler or the conversation that owns them."""
 from __future__ import annotations
 
-from conversations import checkin, household, registration, reminder_times
+from conversations import checkin, help_request, household, registration, reminder_times, station_admin
+from conversations import staff_actions as staff_flows
 from conversations.messages import Reply
 from conversations.runtime import Context, Flow, advance, load_state, resume
-from handlers import citizen, staff
+from handlers import admin, citizen, staff
+from handlers import files as people_files
+from handlers import requests as help_requests
+from handlers import station as station_work
+from handlers import stats as station_stats
 
 FLOWS: dict[str, Flow] = {f.name: f for f in (
     registration.FLOW,
     household.FLOW,
     checkin.FLOW,
     reminder_times.FLOW,
+    help_request.FLOW,
+    help_request.ANSWER_FLOW,
+    station_admin.FLOW,
+    *staff_flows.FLOWS,
 )}
 
 PRIVATE_COMMANDS = {
@@ -21,18 +30,38 @@ PRIVATE_COMMANDS = {
     "/ngonngu": citizen.language, "/language": citizen.language,
     "/trogiup": citizen.help_, "/help": citizen.help_,
     "/nhacnho": citizen.reminders, "/reminders": citizen.reminders,
+    "/phananh": help_requests.request_help, "/request": help_requests.request_help,
+    "/phananhmo": help_requests.open_requests, "/requests": help_requests.open_requests,
     "/lienket": staff.bind, "/bind": staff.bind,
     "/baocao": staff.report, "/report": staff.report,
+    "/nhanvien": admin.join_staff, "/staff": admin.join_staff,
+    "/tram": admin.stations, "/stations": admin.stations,
+    "/capquyen": admin.grant, "/grant": admin.grant,
+    "/thuhoi": admin.revoke, "/revoke": admin.revoke,
+    "/danhsach": station_work.lists, "/list": station_work.lists,
+    "/tra": station_work.find, "/find": station_work.find,
+    "/canhbao": station_work.alerts, "/alerts": station_work.alerts,
+    "/maunhap": people_files.template, "/template": people_files.template,
+    "/xuat": people_files.export, "/export": people_files.export,
+    "/thongke": station_stats.stats, "/stats": station_stats.stats,
 }
 GROUP_COMMANDS = {
     "/lienket": staff.bind, "/bind": staff.bind,
     "/trogiup": staff.group_help, "/help": staff.group_help, "/start": staff.group_help,
+    "/phananhmo": help_requests.open_requests, "/requests": help_requests.open_requests,
+    "/huy": help_requests.cancel_in_group, "/cancel": help_requests.cancel_in_group,
     "/baocao": staff.report, "/report": staff.report,
+    "/nhanvien": admin.join_staff, "/staff": admin.join_staff,
 }
 BUTTONS = {  # by the payload's prefix, "alert:ack:12" -> "alert"
     "alert": staff.press_alert,
     "go": citizen.go,
     "lang": citizen.set_language,
+    "req": help_requests.press,
+    "list": station_work.press_list,
+    "card": station_work.press_card,
+    "pa": station_work.press_action,
+    "alerts": station_work.press_alerts,
 }
 
 
@@ -44,6 +73,8 @@ async def dispatch(ctx: Context) -> list[Reply]:
             return await handler(ctx)
     if inc.chat_type != "private":
         return await _group(ctx)
+    if inc.document is not None or inc.document_too_large:  # a list of people to import (staff, admins)
+        return await people_files.receive_document(ctx)
     if inc.command is not None:
         handler = PRIVATE_COMMANDS.get(inc.command[0])
         return await handler(ctx) if handler else await citizen.unknown_command(ctx)

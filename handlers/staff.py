@@ -5,12 +5,16 @@ from datetime import datetime
 
 from sqlmodel import select
 
+from conversations import parse
 from conversations.alerts import ACK, ACKNOWLEDGED, GROUP_LANGUAGE, OPEN, RESOLVE, RESOLVED, render_alert
 from conversations.messages import Reply
 from conversations.runtime import Context
+from handlers.access import access, actor, require
 from scheduler.report import report_replies
+from storage.audit import record
 from storage.models import Alert, GroupBinding, Station
 from storage.outbox import sent_copies
+from storage.roles import ADMIN, PROVINCE, STAFF
 from storage.stations import redeem_bind_code
 
 
@@ -22,27 +26,52 @@ async def bind(ctx: Context) -> list[Reply]:
     args = inc.command[1] if inc.command else []
     if not args:
         return [Reply(ctx.t("bind.usage"))]
+    before = await _binding_of(ctx)
     result = await redeem_bind_code(ctx.session, "".join(args), inc.channel, inc.chat_id, inc.user_id,
                                     ctx.core.utcnow())
     if result.status != "ok":
         return [Reply(ctx.t(f"bind.{result.status}"))]
+    after = {"station": result.station.code if result.station else None, "scope": result.scope}
+    record(ctx.session, actor(ctx), "binding.bind", "binding", f"{inc.channel}:{inc.chat_id}", before=before,
+           after=after, at=ctx.core.utcnow())
     if result.station is None:
         return [Reply(ctx.t("bind.ok_province"))]
     return [Reply(ctx.t("bind.ok", station=result.station.full_name or result.station.name))]
 
 
+async def _binding_of(ctx: Context) -> dict | None:
+    """The chat's binding as the audit trail shows it, before a change: its station by code."""
+    inc = ctx.incoming
+    query = select(GroupBinding).where(GroupBinding.channel == inc.channel, GroupBinding.chat_id == inc.chat_id)
+    binding = (await ctx.session.exec(query)).first()
+    if binding is None:
+        return None
+    station = await ctx.session.get(Station, binding.station_id) if binding.station_id else None
+    return {"station": station.code if station else None, "scope": binding.scope}
+
+
 async def report(ctx: Context) -> list[Reply]:
     """/baocao: today's report now; a station group gets its station's, the province group and admins the province's."""
     inc = ctx.incoming
+    if inc.chat_type == "private":
+        return await private_report(ctx)
     query = select(GroupBinding).where(GroupBinding.channel == inc.channel, GroupBinding.chat_id == inc.chat_id)
-    binding = (await ctx.session.exec(query)).first() if inc.chat_type != "private" else None
-    if binding is None and inc.chat_type != "private":  # an admin too: the group may not be staff only
+    binding = (await ctx.session.exec(query)).first()
+    if binding is None:  # an admin too: the group may not be staff only
         return [Reply(ctx.t("report.not_bound"))]
-    if binding is None and not ctx.core.is_admin(inc.channel, inc.user_id):
-        return [Reply(ctx.t("report.group_only"))]
-    station = await ctx.session.get(Station, binding.station_id) if binding and binding.station_id else None
-    lang = GROUP_LANGUAGE if inc.chat_type != "private" else ctx.lang
-    return await report_replies(ctx.session, ctx.core, station, lang)
+    station = await ctx.session.get(Station, binding.station_id) if binding.station_id else None
+    return await report_replies(ctx.session, ctx.core, station, GROUP_LANGUAGE)
+
+
+async def private_report(ctx: Context) -> list[Reply]:
+    """/baocao in private: staff get their station's report, province viewers and admins the province's."""
+    granted = await require(ctx, ADMIN, PROVINCE, STAFF)
+    if isinstance(granted, list):
+        return granted
+    station = await ctx.session.get(Station, granted.station_id) if granted.role == STAFF else None
+    if granted.role == STAFF and station is None:  # never the province's figures for a staff member
+        return [Reply(ctx.t("access.refused"))]
+    return await report_replies(ctx.session, ctx.core, station, ctx.lang)
 
 
 async def group_help(ctx: Context) -> list[Reply]:
@@ -50,10 +79,13 @@ async def group_help(ctx: Context) -> list[Reply]:
 
 
 async def may_act(ctx: Context, alert: Alert) -> bool:
-    """Members of a group bound to the alert's station, admins, and the sandbox console."""
+    """Members of a group bound to the alert's station, admins, the sandbox console, and (from a private
+    chat, e.g. /canhbao) active staff of the alert's station."""
     inc, core = ctx.incoming, ctx.core
     if core.is_admin(inc.channel, inc.user_id) or (inc.channel, inc.chat_id) == core.staff_console:
         return True
+    if inc.chat_type == "private":  # a private chat is never a bound group: the staff record decides
+        return (await access(ctx)).changes(alert.station_id)
     query = select(GroupBinding).where(GroupBinding.channel == inc.channel, GroupBinding.chat_id == inc.chat_id,
                                        GroupBinding.station_id == alert.station_id)
     return (await ctx.session.exec(query)).first() is not None
@@ -62,7 +94,8 @@ async def may_act(ctx: Context, alert: Alert) -> bool:
 async def press_alert(ctx: Context) -> list[Reply]:
     """Đã tiếp nhận / Đã xử lý: the first press wins and is recorded; every copy of the alert is updated."""
     parts = ctx.incoming.button.split(":")
-    alert = await ctx.session.get(Alert, int(parts[2])) if len(parts) == 3 and parts[2].isdigit() else None
+    alert_id = parse.payload_number(parts[2]) if len(parts) == 3 else None
+    alert = await ctx.session.get(Alert, alert_id) if alert_id is not None else None
     if alert is None or parts[1] not in (ACK, RESOLVE):
         return [Reply(ctx.t("alert.unknown"), toast=True)]
     if not await may_act(ctx, alert):
@@ -73,6 +106,7 @@ async def press_alert(ctx: Context) -> list[Reply]:
 
 def record_press(ctx: Context, alert: Alert, action: str) -> str:
     who, now = ctx.incoming.user_name or ctx.incoming.user_id, ctx.core.utcnow()
+    before = alert.status
     def at(moment: datetime) -> str:
         return ctx.core.to_local(moment).strftime("%H:%M")
 
@@ -87,6 +121,8 @@ def record_press(ctx: Context, alert: Alert, action: str) -> str:
         alert.resolved_by, alert.resolved_by_id, alert.resolved_at = who, ctx.incoming.user_id, now
         alert.status = RESOLVED
     ctx.session.add(alert)
+    record(ctx.session, actor(ctx), "alert.ack" if action == ACK else "alert.resolve", "alert", alert.id,
+           before={"status": before}, after={"status": alert.status}, at=now)
     return ctx.t("alert.recorded_ack" if action == ACK else "alert.recorded_resolved")
 
 

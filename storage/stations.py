@@ -18,11 +18,12 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import BindCode, GroupBinding, Station
+from storage.models import BindCode, GroupBinding, StaffMember, Station
 from storage.text import fold
 
 PROVINCE = "PROVINCE"  # `cachly station bind-code PROVINCE`: the province-level group
 STATION_SCOPE, PROVINCE_SCOPE = "station", "province"
+STAFF_SCOPE = "staff"  # a one-time code that makes its user staff of the station (/nhanvien)
 CSV_COLUMNS = ("code", "name", "full_name", "type", "province_code", "province_name")
 BUNDLED_UNITS = "gia-lai-2025-units.csv"
 # No 0/O or 1/I: codes are read aloud and typed on phones.
@@ -169,8 +170,10 @@ def _search_rank(station: Station, query: str, words: list[str]) -> int | None:
     return 3
 
 
-async def find_stations(session: AsyncSession, query: str, limit: int = 8) -> list[Station]:
-    """Active stations whose folded name or full name contains every word of the folded query.
+async def find_stations(
+    session: AsyncSession, query: str, limit: int = 8, include_inactive: bool = False
+) -> list[Station]:
+    """Active stations (all for an admin's list) whose folded name or full name contains every word of the query.
 
     Ranked in Python: a province has a few hundred stations at most, and full_name has no folded
     column to filter on in SQL.
@@ -179,7 +182,8 @@ async def find_stations(session: AsyncSession, query: str, limit: int = 8) -> li
     if not folded or limit <= 0:
         return []
     words = folded.split()
-    stations = (await session.exec(select(Station).where(col(Station.active).is_(True)))).all()
+    where = [] if include_inactive else [col(Station.active).is_(True)]
+    stations = (await session.exec(select(Station).where(*where))).all()
     ranked = []
     for station in stations:
         rank = _search_rank(station, folded, words)
@@ -202,6 +206,13 @@ def normalize_bind_code(code: str) -> str:
     return "".join(ch for ch in code.upper() if ch.isalnum())
 
 
+async def _fresh_code(session: AsyncSession) -> str:
+    while True:  # 32^8 codes: a clash is astronomically rare, but the primary key must stay unique
+        code = "".join(secrets.choice(BIND_ALPHABET) for _ in range(BIND_CODE_LENGTH))
+        if await session.get(BindCode, code) is None:
+            return code
+
+
 async def issue_bind_code(
     session: AsyncSession, station_code: str, now: datetime, ttl: timedelta = timedelta(hours=24)
 ) -> str:
@@ -211,10 +222,7 @@ async def issue_bind_code(
     if station is None and not province:
         raise ValueError(f"unknown station {station_code}")
     now = as_utc(now)
-    while True:  # 32^8 codes: a clash is astronomically rare, but the primary key must stay unique
-        code = "".join(secrets.choice(BIND_ALPHABET) for _ in range(BIND_CODE_LENGTH))
-        if await session.get(BindCode, code) is None:
-            break
+    code = await _fresh_code(session)
     session.add(BindCode(code=code, station_id=station.id if station else None,
                          scope=PROVINCE_SCOPE if province else STATION_SCOPE, created_at=now, expires_at=now + ttl))
     await session.flush()
@@ -249,7 +257,7 @@ async def redeem_bind_code(
     """Bind a chat to the code's station; a chat bound elsewhere moves to this station."""
     now = as_utc(now)
     bind = await session.get(BindCode, normalize_bind_code(code))
-    if bind is None:
+    if bind is None or bind.scope == STAFF_SCOPE:  # a staff code is for a person, never for a group
         return BindResult("unknown")
     station = await session.get(Station, bind.station_id) if bind.station_id else None
     if bind.used_at is not None:
@@ -265,3 +273,51 @@ async def redeem_bind_code(
 async def bound_chats(session: AsyncSession, station_id: int) -> list[GroupBinding]:
     query = select(GroupBinding).where(GroupBinding.station_id == station_id).order_by(col(GroupBinding.id))
     return list((await session.exec(query)).all())
+
+
+# --- staff codes ------------------------------------------------------------------------------------
+
+
+@dataclass
+class StaffJoinResult:
+    status: Literal["ok", "unknown", "used", "expired"]
+    station: Station | None = None
+    member: StaffMember | None = None
+
+
+async def issue_staff_code(
+    session: AsyncSession, station_code: str, now: datetime, ttl: timedelta = timedelta(hours=24)
+) -> str:
+    """A one-time code that makes whoever sends `/nhanvien CODE` in private staff of the station."""
+    station = await get_station(session, station_code)
+    if station is None:
+        raise ValueError(f"unknown station {station_code}")
+    now = as_utc(now)
+    code = await _fresh_code(session)
+    session.add(BindCode(code=code, station_id=station.id, scope=STAFF_SCOPE, created_at=now, expires_at=now + ttl))
+    await session.flush()
+    return code
+
+
+async def redeem_staff_code(
+    session: AsyncSession, code: str, channel: str, user_id: str, name: str, now: datetime
+) -> StaffJoinResult:
+    """Make the user active staff of the code's station; staff of another station move to this one."""
+    now = as_utc(now)
+    bind = await session.get(BindCode, normalize_bind_code(code))
+    if bind is None or bind.scope != STAFF_SCOPE:  # a group's bind code does not make anyone staff
+        return StaffJoinResult("unknown")
+    station = await session.get(Station, bind.station_id)
+    if bind.used_at is not None:
+        return StaffJoinResult("used", station)
+    if as_utc(bind.expires_at) <= now:
+        return StaffJoinResult("expired", station)
+    if not await _claim(session, bind.code, user_id, now):
+        return StaffJoinResult("used", station)
+    query = select(StaffMember).where(StaffMember.channel == channel, StaffMember.user_id == user_id)
+    member = (await session.exec(query)).first() or StaffMember(channel=channel, user_id=user_id, role="staff")
+    member.role, member.station_id, member.active, member.name = "staff", station.id, True, name[:200]
+    member.added_by, member.added_at = "staff code", now
+    session.add(member)
+    await session.flush()
+    return StaffJoinResult("ok", station, member)

@@ -1,6 +1,9 @@
 """Shared fixtures: a real SQLite database per test, a clock the test controls, a core, a chat driver."""
 from __future__ import annotations
 
+import logging
+import re
+
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -112,3 +115,23 @@ async def register(chat: ChatDriver, name: str = "Nguyễn Văn An", year: str =
     await chat.press("Hôm nay")
     await chat.press("Xác nhận")
     assert "Đăng ký xong" in chat.text(), chat.text()
+
+
+# --- privacy: nothing personal in any log line, in any test (the end-to-end ones included) -----------------
+_PERSONAL = [
+    (re.compile(r"(?<!\d)0[1-9]\d{8}(?!\d)"), "a Vietnamese phone number"),
+    (re.compile(r"\+84\d{9}"), "a phone number"),
+    (re.compile(r"(?<!\d)\d{12}(?!\d)"), "a CCCD number"),
+    (re.compile(r"[À-ÃÈ-ÊÌÍÒ-ÕÙÚÝà-ãè-êìíò-õùúýĂăĐđĨĩŨũƠơƯưẠ-ỹ]"), "Vietnamese text (a name, an address, a symptom)"),
+]
+
+
+@pytest.fixture(autouse=True)
+def no_personal_data_in_logs(caplog: pytest.LogCaptureFixture):
+    """Every record logged at the production level (INFO) during a test is scanned when it ends."""
+    caplog.set_level(logging.INFO)
+    yield
+    for record in caplog.records:
+        line = record.getMessage() + (f" {record.exc_text}" if record.exc_text else "")
+        for pattern, what in _PERSONAL:
+            assert not pattern.search(line), f"{what} in a log line of {record.name}: {line[:300]!r}"

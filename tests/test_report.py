@@ -205,7 +205,7 @@ async def test_baocao_in_private_is_for_admins_only(core: Core, clock: Clock) ->
     await add_person(core, "An", "301", start=YESTERDAY)
     citizen = ChatDriver(core, "100")
     await citizen.say("/baocao")
-    assert citizen.text() == vi("report.group_only")
+    assert citizen.text() == vi("access.refused")  # staff roles: tests/test_authorization.py
     assert all(r.photo is None for r in citizen.last)
     admin = ChatDriver(core, "999", name="Quản trị")
     await admin.say("/baocao")

@@ -1,0 +1,186 @@
+"""Lists in and out through the chat: the import template (/maunhap), an imported list sent as a document,
+and the station's Excel file (/xuat). `run_import` and `run_export` are shared with the `cachly` CLI."""
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from conversations.messages import Attachment, Reply
+from conversations.runtime import Context
+from handlers.access import actor, refuse, require
+from handlers.core import Core
+from storage import people_io
+from storage.audit import record
+from storage.invitations import VALID_FOR
+from storage.models import Station
+from storage.roles import ADMIN, PROVINCE, STAFF, Access
+from storage.stations import find_stations, get_station
+from storage.text import fold
+
+TEMPLATE_FILE = "mau-nhap-danh-sach.xlsx"
+SHOWN_REJECTIONS = 20  # in the chat; every one is in the result file
+REASONS_SHOWN = 200  # characters of one row's reasons in the chat
+
+
+# --- shared with the CLI -------------------------------------------------------------------------------
+
+
+async def run_import(session: AsyncSession, core: Core, file_name: str, content: bytes, who: str,
+                     default_station: Station | None, only_station_id: int | None,
+                     progress: people_io.Progress | None = None) -> people_io.ImportResult:
+    """Check the rows, write one invitation per accepted row, and record the run (counts only)."""
+    checker = await people_io.checker_for(session, core.rules, core.today(), core.utcnow(), default_station,
+                                          only_station_id)
+    result = await people_io.import_people(session, checker, file_name, content, who, core.utcnow(), progress)
+    record(session, who, "import.run", "import", default_station.code if default_station else None,
+           after={**result.counts(), "stations": sorted({a.data["station_code"] for a in result.accepted})},
+           at=core.utcnow())
+    return result
+
+
+@dataclass
+class Export:
+    content: bytes
+    file_name: str
+    people: int
+    declarations: int
+
+
+async def run_export(session: AsyncSession, core: Core, who: str, station: Station | None, file_format: str,
+                     lang: str) -> Export:
+    """The line list (and, as .xlsx, every declaration) of one station or of the province (None)."""
+    lines = await people_io.line_list(session, [station.id] if station else None)
+    if file_format == "csv":
+        content = people_io.export_csv(lang, lines, core.tz)
+    else:  # in a thread: a province's file takes a moment to write, and other chats must get their answers
+        content = await asyncio.to_thread(people_io.export_workbook, lang, lines, core.rules, core.tz)
+    scope = station.code if station else "province"
+    record(session, who, "export.run", "export", scope, at=core.utcnow(),
+           after={"format": file_format, "people": len(lines.people), "declarations": len(lines.declarations)})
+    name = f"cachly-{station.code if station else 'toan-tinh'}-{core.today():%Y%m%d}.{file_format}"
+    return Export(content, name, len(lines.people), len(lines.declarations))
+
+
+# --- /maunhap -------------------------------------------------------------------------------------------
+
+
+async def template(ctx: Context) -> list[Reply]:
+    """/maunhap, /template: the .xlsx to fill in, with a sheet explaining each column."""
+    granted = await require(ctx, ADMIN, STAFF)
+    if isinstance(granted, list):
+        return granted
+    content = people_io.template_workbook(ctx.lang, ctx.core.rules, ctx.today())
+    return [Reply(ctx.t("files.template_caption"), document=Attachment(TEMPLATE_FILE, content, people_io.XLSX_MIME))]
+
+
+# --- an imported list -----------------------------------------------------------------------------------
+
+
+async def receive_document(ctx: Context) -> list[Reply]:
+    """A document in private chat: a list of people to invite, from staff (their station) or an admin."""
+    from handlers.dispatch import current_question  # late: dispatch imports this module
+
+    inc = ctx.incoming
+    granted = await require(ctx, ADMIN, STAFF, what="import")
+    if isinstance(granted, list):  # e.g. a person sending a file mid-registration: their question again
+        return [*granted, *await current_question(ctx)]
+    if inc.document_too_large or inc.document is None:
+        return [Reply(ctx.t("files.too_large"))]
+    document = inc.document
+    if people_io.spreadsheet_kind(document.file_name, document.content) is None:
+        return [Reply(ctx.t("upload.file.not_spreadsheet"))]
+    default = await _default_station(ctx, granted)
+    try:
+        result = await run_import(ctx.session, ctx.core, document.file_name, document.content, actor(ctx), default,
+                                  granted.station_id if granted.role == STAFF else None)
+    except people_io.FileProblem as problem:
+        return [Reply(ctx.t(problem.key, **problem.params))]
+    return import_replies(ctx, result)
+
+
+async def _default_station(ctx: Context, granted: Access) -> Station | None:
+    """Staff import into their station; an admin may name one in the file's caption (else each row's Mã trạm)."""
+    if granted.role == STAFF:
+        return await ctx.session.get(Station, granted.station_id)
+    for word in (ctx.incoming.text or "").split():
+        station = await get_station(ctx.session, word)
+        if station is not None and station.active:
+            return station
+    return None
+
+
+def import_replies(ctx: Context, result: people_io.ImportResult) -> list[Reply]:
+    lines = [ctx.t("files.import_result", accepted=len(result.accepted), rejected=len(result.rejected),
+                   empty=result.empty, seconds=f"{result.seconds:.1f}")]
+    for item in result.rejected[:SHOWN_REJECTIONS]:
+        reasons = people_io.reason_text(ctx.lang, item.reasons)
+        lines.append(ctx.t("files.rejected_row", row=item.row, reasons=reasons[:REASONS_SHOWN]))
+    if len(result.rejected) > SHOWN_REJECTIONS:
+        lines.append(ctx.t("files.rejected_more", count=len(result.rejected) - SHOWN_REJECTIONS))
+    if result.accepted:
+        lines.append(ctx.t("files.links_hint", days=VALID_FOR.days))
+    replies = [Reply("\n".join(lines))]
+    day = f"{ctx.today():%Y%m%d}"
+    if result.rejected:
+        content = people_io.rejected_workbook(ctx.lang, result)
+        replies.append(Reply(ctx.t("files.result_caption", count=len(result.rejected)),
+                             document=Attachment(f"ket-qua-nhap-{day}.xlsx", content, people_io.XLSX_MIME)))
+    if result.accepted:
+        content = people_io.links_workbook(ctx.lang, result, ctx.core.bot_username, ctx.core.tz, ctx.core.utcnow())
+        replies.append(Reply(ctx.t("files.links_caption", count=len(result.accepted)),
+                             document=Attachment(f"lien-ket-moi-{day}.xlsx", content, people_io.XLSX_MIME)))
+    return replies
+
+
+# --- /xuat ----------------------------------------------------------------------------------------------
+
+
+async def export(ctx: Context) -> list[Reply]:
+    """/xuat, /export: staff get their station's file; admins and province viewers the province's, or
+    a station's with /xuat CODE."""
+    granted = await require(ctx, ADMIN, PROVINCE, STAFF)
+    if isinstance(granted, list):
+        return granted
+    station = await scope_station(ctx, granted, "export")
+    if isinstance(station, list):
+        return station
+    done = await run_export(ctx.session, ctx.core, actor(ctx), station, "xlsx", ctx.lang)
+    scope = (station.full_name or station.name) if station else ctx.t("files.province")
+    caption = ctx.t("files.export_caption", scope=scope, people=done.people, declarations=done.declarations,
+                    day=f"{ctx.today():%d/%m/%Y}")
+    return [Reply(caption, document=Attachment(done.file_name, done.content, people_io.XLSX_MIME))]
+
+
+async def scope_station(ctx: Context, granted: Access, what: str) -> Station | list[Reply] | None:
+    """The station a staff or admin command is about (None: the whole province), or the replies refusing it.
+    Staff always get their own station; a station named in the command must be one the caller sees."""
+    station = await station_asked(ctx, ctx.incoming.command[1] if ctx.incoming.command else [])
+    if isinstance(station, list):
+        return station
+    if station is None and granted.role == STAFF:
+        station = await ctx.session.get(Station, granted.station_id) if granted.station_id else None
+        if station is None:
+            return await refuse(ctx, what)
+    if station is not None and not granted.sees(station.id):
+        return await refuse(ctx, what)
+    return station
+
+
+async def station_asked(ctx: Context, args: list[str]) -> Station | list[Reply] | None:
+    """The station a command names by code or by name (None: none named); a clear answer if it is unknown."""
+    if not args:
+        return None
+    query = " ".join(args)
+    station = await get_station(ctx.session, query)
+    if station is not None:
+        return station
+    found = await find_stations(ctx.session, query, limit=5)
+    exact = [s for s in found if fold(query) in (fold(s.name), fold(s.full_name))]
+    if len(exact) == 1 or len(found) == 1:
+        return (exact or found)[0]
+    if found:  # "quy nhon": Quy Nhơn, Quy Nhơn Bắc, … — the code settles it
+        names = ", ".join(f"{s.name} ({s.code})" for s in found)
+        return [Reply(ctx.t("files.station_pick", query=query[:50], stations=names))]
+    return [Reply(ctx.t("files.station_unknown", query=query[:50]))]
