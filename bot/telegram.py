@@ -71,7 +71,7 @@ async def _download(message: Message) -> tuple[Attachment | None, bool]:
 
 def markup(reply: Reply) -> InlineKeyboardMarkup | ReplyKeyboardMarkup | ReplyKeyboardRemove | ForceReply | None:
     if reply.force_reply:
-        return ForceReply(selective=True)
+        return ForceReply(selective=False)  # selective reaches only @mentioned users: none are here
     if reply.buttons:
         return InlineKeyboardMarkup([[InlineKeyboardButton(b.label, callback_data=b.payload) for b in row]
                                      for row in reply.buttons])

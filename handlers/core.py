@@ -36,15 +36,13 @@ def _our_frame(exc: BaseException) -> traceback.FrameSummary:
 
 class Core:
     def __init__(self, db: Database, rules: Rules, tz: ZoneInfo, admin_chats: list[tuple[str, str]] | None = None,
-                 clock: Clock = system_clock, staff_console: tuple[str, str] | None = None,
-                 retention_days: int = 30) -> None:
+                 clock: Clock = system_clock, staff_console: tuple[str, str] | None = None) -> None:
         self.db = db
         self.rules = rules
         self.tz = tz
         self.admin_chats = list(admin_chats or [])
         self.clock = clock
         self.staff_console = staff_console  # the sandbox's terminal, which sees every alert it causes
-        self.retention_days = retention_days
         self.bot_username = "cachly_bot"  # the channel sets its own at start
         self.outbox_ready = asyncio.Event()  # set when a transaction queued messages for the sender
 
@@ -71,6 +69,10 @@ class Core:
 
     def slot_text(self) -> str:
         return ", ".join(s.strftime("%H:%M") for s in self.rules.slots)
+
+    @property
+    def retention_days(self) -> int:
+        return self.rules.retention_days
 
     def is_admin(self, channel: str, user_id: str) -> bool:
         return (channel, user_id) in self.admin_chats

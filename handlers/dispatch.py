@@ -9,6 +9,7 @@ from handlers import admin, citizen, staff
 from handlers import files as people_files
 from handlers import requests as help_requests
 from handlers import station as station_work
+from handlers import privacy as data_deletion
 from handlers import stats as station_stats
 
 FLOWS: dict[str, Flow] = {f.name: f for f in (
@@ -23,6 +24,7 @@ FLOWS: dict[str, Flow] = {f.name: f for f in (
 )}
 
 PRIVATE_COMMANDS = {
+    "/xoadulieu": data_deletion.request_deletion, "/deletedata": data_deletion.request_deletion,
     "/start": citizen.start, "/dangky": citizen.start, "/register": citizen.start,
     "/khaibao": citizen.checkin, "/checkin": citizen.checkin,
     "/nguoithan": citizen.household, "/household": citizen.household,
@@ -54,6 +56,7 @@ GROUP_COMMANDS = {
     "/nhanvien": admin.join_staff, "/staff": admin.join_staff,
 }
 BUTTONS = {  # by the payload's prefix, "alert:ack:12" -> "alert"
+    "del": data_deletion.press,
     "alert": staff.press_alert,
     "go": citizen.go,
     "lang": citizen.set_language,

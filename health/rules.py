@@ -53,6 +53,7 @@ class Rules:
     breathing: tuple[BreathingBand, ...]
     symptoms: tuple[Symptom, ...]
     schedule: Schedule
+    retention_days: int
 
     @property
     def categories(self) -> list[str]:
@@ -120,6 +121,7 @@ def _build(raw: dict) -> Rules:
         breathing=tuple(BreathingBand(**b) for b in triage["breathing"]),
         symptoms=_symptoms(raw["symptoms"]),
         schedule=_schedule(raw["schedule"]),
+        retention_days=int(raw["privacy"]["retention_days"]),
     )
 
 

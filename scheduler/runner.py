@@ -16,15 +16,24 @@ from handlers.core import Core
 from scheduler.closing import closing_round
 from scheduler.report import report_round
 from scheduler.rounds import missed_days_round, remind_round, silent_list_round
+from storage.purge import purge_expired
 
 log = logging.getLogger(__name__)
 Sweep = Callable[[AsyncSession, Core, datetime], Awaitable[int]]
+
+
+async def purge_round(session: AsyncSession, core: Core, now: datetime) -> int:
+    """Retention: anonymise the records whose time is up (cheap when there are none: one query)."""
+    return await purge_expired(session, now.date(), core.retention_days, core.utcnow())
+
+
 SWEEPS: dict[str, Sweep] = {
     "closing": closing_round,  # first: a quarantine that ended gets no reminder
     "remind": remind_round,
     "silent": silent_list_round,
     "missed": missed_days_round,
     "report": report_round,
+    "purge": purge_round,
 }
 
 

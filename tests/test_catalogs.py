@@ -74,6 +74,7 @@ FAMILIES: dict[str, list[str]] = {
     "cmd": [f"cmd.{vi}" for vi, _ in (*PRIVATE_COMMANDS, *GROUP_COMMANDS)],
     "language": [f"language.{lang}" for lang in LANGUAGES],
     "summary": [f"summary.{f}" for f in SUMMARY_FIELDS],
+    "deletion.person_status": [f"deletion.person_status.{s}" for s in ("active", "completed")],
     **{f"ask.{q}": [f"ask.{q}.{who}" for who in WHO]
        for q in ("name", "birth_year", "gender", "category", "start_date")},
 }
