@@ -11,6 +11,7 @@ from handlers import requests as help_requests
 from handlers import station as station_work
 from handlers import privacy as data_deletion
 from handlers import stats as station_stats
+from handlers import undelivered as failed_deliveries
 
 FLOWS: dict[str, Flow] = {f.name: f for f in (
     registration.FLOW,
@@ -24,6 +25,7 @@ FLOWS: dict[str, Flow] = {f.name: f for f in (
 )}
 
 PRIVATE_COMMANDS = {
+    "/chuagui": failed_deliveries.undelivered, "/undelivered": failed_deliveries.undelivered,
     "/xoadulieu": data_deletion.request_deletion, "/deletedata": data_deletion.request_deletion,
     "/start": citizen.start, "/dangky": citizen.start, "/register": citizen.start,
     "/khaibao": citizen.checkin, "/checkin": citizen.checkin,

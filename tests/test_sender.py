@@ -132,3 +132,29 @@ async def test_a_person_who_blocked_the_bot_is_marked_unreachable_and_the_statio
     async with core.db.session() as session:
         account = (await session.exec(select(Account).where(Account.external_id == "100"))).one()
     assert account.unreachable_at is None
+
+
+async def test_staff_see_what_could_not_be_delivered_to_their_station_only(core, chat):
+    from storage.models import StaffMember
+    from storage.stations import get_station
+    from tests.conftest import ChatDriver, register
+
+    await register(chat)  # Pleiku
+    await queue(core, "100")
+
+    async def deliver(chat_id: str, payload: dict) -> str:
+        raise Undeliverable("Forbidden: bot was blocked by the user", unreachable=True)
+
+    await OutboxSender(core, "telegram", deliver).run_once()
+    async with core.db.session() as session:
+        pleiku = await get_station(session, "23575")
+        other = await get_station(session, "21583")
+        session.add(StaffMember(channel="telegram", user_id="301", role="staff", station_id=pleiku.id))
+        session.add(StaffMember(channel="telegram", user_id="302", role="staff", station_id=other.id))
+    mine, theirs, citizen = ChatDriver(core, "301"), ChatDriver(core, "302"), ChatDriver(core, "303")
+    await mine.say("/chuagui")
+    assert "Nguyễn Văn An (0912345678)" in mine.text() and "blocked" in mine.text()
+    await theirs.say("/chuagui")
+    assert "Nguyễn Văn An" not in theirs.text() and "Không có tin nhắn" in theirs.text()
+    await citizen.say("/chuagui")
+    assert "không có quyền" in citizen.text()
