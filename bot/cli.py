@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import secrets
+import sqlite3
 import sys
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -35,7 +37,13 @@ class CliError(Exception):
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cachly", description="Home-quarantine follow-up chatbot.")
     sub = parser.add_subparsers(dest="command")
-    sub.add_parser("run", help="run the Telegram bot (needs CACHLY_TELEGRAM_TOKEN)")
+    run = sub.add_parser("run", help="run the Telegram bot (needs CACHLY_TELEGRAM_TOKEN); long polling by default")
+    run.add_argument("--webhook", metavar="URL", help="receive updates by webhook at this public https URL")
+    run.add_argument("--listen", metavar="HOST:PORT", default="0.0.0.0:8443",
+                     help="where the webhook server listens (default 0.0.0.0:8443)")
+    backup = sub.add_parser("backup", help="a consistent copy of the SQLite database, while the bot runs")
+    backup.add_argument("file", type=Path)
+    sub.add_parser("purge", help="anonymise personal data whose retention period is over (also done daily)")
     sub.add_parser("sandbox", help="talk to the bot in this terminal, no Telegram needed")
 
     db = sub.add_parser("db", help="database schema").add_subparsers(dest="db_command", required=True)
@@ -370,14 +378,51 @@ def _export_people(settings: Settings, args: argparse.Namespace) -> int:
 # --- bot commands -----------------------------------------------------------------------------------
 
 
-def _run(settings: Settings, _args: argparse.Namespace) -> int:
+def _run(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.telegram_token:
         raise CliError(
             "CACHLY_TELEGRAM_TOKEN: not set (the bot token from @BotFather); `cachly sandbox` runs without it"
         )
     from bot.app import run_polling
 
-    run_polling(settings)
+    run_polling(settings, _webhook(settings, args))
+    return 0
+
+
+def _webhook(settings: Settings, args: argparse.Namespace):
+    if not getattr(args, "webhook", None):
+        return None
+    from bot.app import Webhook
+
+    if not args.webhook.startswith(("https://", "http://")):
+        raise CliError(f"--webhook: '{args.webhook}' is not a URL such as https://bot.example.org/telegram")
+    host, _, port = args.listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise CliError(f"--listen: '{args.listen}' is not HOST:PORT such as 0.0.0.0:8443")
+    secret = settings.webhook_secret
+    if secret is None:  # fine for one process; several behind one URL must share CACHLY_WEBHOOK_SECRET
+        secret = secrets.token_urlsafe(32)
+    return Webhook(args.webhook, host, int(port), secret)
+
+
+def _backup(settings: Settings, args: argparse.Namespace) -> int:
+    from storage.backup import backup
+
+    try:
+        size = backup(settings.database_url, args.file)
+    except (ValueError, FileNotFoundError, sqlite3.Error) as exc:
+        raise CliError(f"backup: {exc}") from None
+    print(f"{args.file}: {size} bytes")
+    return 0
+
+
+def _purge(settings: Settings, _args: argparse.Namespace) -> int:
+    from storage.purge import purge_expired
+
+    async def run(session: AsyncSession, core: Core) -> int:
+        return await purge_expired(session, core.today(), core.retention_days, core.utcnow())
+
+    print(f"anonymised: {asyncio.run(_with_core(settings, run))}")
     return 0
 
 
@@ -400,6 +445,10 @@ def _handler(args: argparse.Namespace, settings: Settings) -> Callable[[Settings
         return _import_people
     if args.command == "export":
         return _export_people
+    if args.command == "backup":
+        return _backup
+    if args.command == "purge":
+        return _purge
     if args.command == "run":
         return _run
     if args.command == "sandbox":
