@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import update
 from sqlmodel import select
 
 from conversations import parse
@@ -100,30 +101,43 @@ async def press_alert(ctx: Context) -> list[Reply]:
         return [Reply(ctx.t("alert.unknown"), toast=True)]
     if not await may_act(ctx, alert):
         return [Reply(ctx.t("alert.not_allowed"), toast=True)]
-    notice = record_press(ctx, alert, parts[1])
+    notice = await record_press(ctx, alert, parts[1])
     return [Reply(notice, toast=True), *await updated_copies(ctx, alert)]
 
 
-def record_press(ctx: Context, alert: Alert, action: str) -> str:
-    who, now = ctx.incoming.user_name or ctx.incoming.user_id, ctx.core.utcnow()
+async def record_press(ctx: Context, alert: Alert, action: str) -> str:
+    """Record the press with conditional UPDATEs: of two staff pressing at once (in any process) the
+    database lets one win, and the other is told who was first."""
+    who, now, user_id = ctx.incoming.user_name or ctx.incoming.user_id, ctx.core.utcnow(), ctx.incoming.user_id
     before = alert.status
+    taken = {"acknowledged_by": who, "acknowledged_by_id": user_id, "acknowledged_at": now}
+    done = {"resolved_by": who, "resolved_by_id": user_id, "resolved_at": now, "status": RESOLVED}
+    if action == ACK:
+        won = await _update_if(ctx, alert, [OPEN], {**taken, "status": ACKNOWLEDGED})
+    else:  # handled straight from open also records who took it
+        won = (await _update_if(ctx, alert, [OPEN], {**taken, **done})
+               or await _update_if(ctx, alert, [ACKNOWLEDGED], done))
+    await ctx.session.refresh(alert)
+    if not won:
+        return _first_was(ctx, alert)
+    record(ctx.session, actor(ctx), "alert.ack" if action == ACK else "alert.resolve", "alert", alert.id,
+           before={"status": before}, after={"status": alert.status}, at=now)
+    return ctx.t("alert.recorded_ack" if action == ACK else "alert.recorded_resolved")
+
+
+async def _update_if(ctx: Context, alert: Alert, statuses: list[str], values: dict) -> bool:
+    result = await ctx.session.exec(update(Alert).where(Alert.id == alert.id, Alert.status.in_(statuses))
+                                    .values(**values))
+    return result.rowcount == 1
+
+
+def _first_was(ctx: Context, alert: Alert) -> str:
     def at(moment: datetime) -> str:
         return ctx.core.to_local(moment).strftime("%H:%M")
 
     if alert.status == RESOLVED:
         return ctx.t("alert.already_resolved", who=alert.resolved_by, at=at(alert.resolved_at))
-    if action == ACK and alert.status == ACKNOWLEDGED:
-        return ctx.t("alert.already_acknowledged", who=alert.acknowledged_by, at=at(alert.acknowledged_at))
-    if alert.status == OPEN:
-        alert.acknowledged_by, alert.acknowledged_by_id, alert.acknowledged_at = who, ctx.incoming.user_id, now
-        alert.status = ACKNOWLEDGED
-    if action == RESOLVE:
-        alert.resolved_by, alert.resolved_by_id, alert.resolved_at = who, ctx.incoming.user_id, now
-        alert.status = RESOLVED
-    ctx.session.add(alert)
-    record(ctx.session, actor(ctx), "alert.ack" if action == ACK else "alert.resolve", "alert", alert.id,
-           before={"status": before}, after={"status": alert.status}, at=now)
-    return ctx.t("alert.recorded_ack" if action == ACK else "alert.recorded_resolved")
+    return ctx.t("alert.already_acknowledged", who=alert.acknowledged_by, at=at(alert.acknowledged_at))
 
 
 async def updated_copies(ctx: Context, alert: Alert) -> list[Reply]:

@@ -41,3 +41,36 @@ async def test_a_failed_update_is_not_marked_processed_so_a_retry_handles_it(cor
     monkeypatch.undo()
     assert await count(core, ProcessedUpdate) == 0
     assert await core.handle(update("/start", "701"))  # the redelivery is handled
+
+
+async def test_two_staff_pressing_at_once_in_two_processes_act_once_and_one_is_told_who_was_first(
+        core, chat, db_url, clock):
+    import asyncio
+
+    from handlers.core import Core
+    from storage.db import Database
+    from storage.models import Alert, AuditEvent
+    from storage.stations import issue_bind_code
+    from tests.conftest import TZ, ChatDriver, register
+    from tests.steps import declare
+
+    await register(chat)
+    async with core.db.session() as session:
+        code = await issue_bind_code(session, "23575", core.utcnow())
+    await ChatDriver(core, "501", chat_id="-100900", chat_type="group", name="Lan").say(f"/lienket {code}")
+    await chat.say("/khaibao")
+    await declare(chat, temperature="39", spo2="93")
+    async with core.db.session() as session:
+        alert = (await session.exec(select(Alert))).one()
+    other_process = Core(Database(db_url), core.rules, TZ, core.admin_chats, clock)
+    lan = ChatDriver(core, "501", chat_id="-100900", chat_type="group", name="Lan")
+    binh = ChatDriver(other_process, "502", chat_id="-100900", chat_type="group", name="Bình")
+    payload = f"alert:ack:{alert.id}"
+    await asyncio.gather(lan.send(button=payload, message_id="7"), binh.send(button=payload, message_id="7"))
+    notices = [lan.last[0].text, binh.last[0].text]
+    assert sum("Đã ghi nhận" in n for n in notices) == 1, notices
+    assert sum("đã tiếp nhận trước" in n for n in notices) == 1, notices
+    async with core.db.session() as session:
+        acks = (await session.exec(select(AuditEvent).where(AuditEvent.action == "alert.ack"))).all()
+    assert len(acks) == 1
+    await other_process.db.dispose()
