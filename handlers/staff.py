@@ -12,6 +12,7 @@ from conversations.messages import Reply
 from conversations.runtime import Context
 from handlers.access import access, actor, require
 from scheduler.report import report_replies
+from storage.attempts import may_try, note_try
 from storage.audit import record
 from storage.models import Alert, GroupBinding, Station
 from storage.outbox import sent_copies
@@ -27,9 +28,12 @@ async def bind(ctx: Context) -> list[Reply]:
     args = inc.command[1] if inc.command else []
     if not args:
         return [Reply(ctx.t("bind.usage"))]
+    subject, now = f"{inc.channel}:{inc.user_id}", ctx.core.utcnow()
+    if not await may_try(ctx.session, "bind", subject, now):
+        return [Reply(ctx.t("code.too_many"))]
     before = await _binding_of(ctx)
-    result = await redeem_bind_code(ctx.session, "".join(args), inc.channel, inc.chat_id, inc.user_id,
-                                    ctx.core.utcnow())
+    result = await redeem_bind_code(ctx.session, "".join(args), inc.channel, inc.chat_id, inc.user_id, now)
+    note_try(ctx.session, "bind", subject, result.status == "ok", now)
     if result.status != "ok":
         return [Reply(ctx.t(f"bind.{result.status}"))]
     after = {"station": result.station.code if result.station else None, "scope": result.scope}

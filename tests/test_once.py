@@ -74,3 +74,20 @@ async def test_two_staff_pressing_at_once_in_two_processes_act_once_and_one_is_t
         acks = (await session.exec(select(AuditEvent).where(AuditEvent.action == "alert.ack"))).all()
     assert len(acks) == 1
     await other_process.db.dispose()
+
+
+async def test_bind_codes_cannot_be_guessed_five_wrong_tries_an_hour(core, clock):
+    from storage.stations import issue_bind_code
+    from tests.conftest import ChatDriver
+
+    async with core.db.session() as session:
+        good = await issue_bind_code(session, "23575", core.utcnow())
+    guesser = ChatDriver(core, "666", chat_id="-100666", chat_type="group")
+    for guess in range(5):
+        await guesser.say(f"/lienket WRONG{guess:03d}")
+        assert "không đúng" in guesser.text()
+    await guesser.say(f"/lienket {good}")  # even the right code is refused while locked out
+    assert "quá nhiều lần" in guesser.text()
+    clock.advance(hours=1, minutes=1)
+    await guesser.say(f"/lienket {good}")
+    assert "đã được liên kết" in guesser.text()
