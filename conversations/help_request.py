@@ -341,10 +341,12 @@ FLOW = Flow(
         "who": Step(ask_who, answer_who),
         "content": Step(ask_content, answer_content),
     },
+    takes_files=True,
 )
 
 ANSWER_FLOW = Flow(
     name="help_answer",
     first="answer",
     steps={"answer": Step(ask_answer, answer_answer)},
+    takes_files=True,
 )

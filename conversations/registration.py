@@ -131,21 +131,22 @@ async def answer_summary(ctx: Context, inp: Input) -> Outcome:
     person = make_person(ctx, ctx.data, station.id)
     ctx.session.add(person)
     await ctx.session.flush()
-    if code:
-        record_invited(ctx, person, code)
+    record_created(ctx, person, code)
     done = Reply(ctx.t("reg.done", end=person.end_date.strftime("%d/%m/%Y"), slots=ctx.core.slot_text()),
                  [[Button(ctx.t("menu.checkin"), CHECKIN_BUTTON)]])
     return Done([done])
 
 
-def record_invited(ctx: Context, person: Person, code: str) -> None:
-    """The person created from an invitation, and the invitation used: no personal data in the trail."""
+def record_created(ctx: Context, person: Person, code: str | None) -> None:
+    """The registration in the audit trail (and the invitation used, if any): no personal data in it."""
     who, at = actor(ctx), ctx.core.utcnow()
+    source = {"source": "invitation", "invitation": code} if code else {"source": "chat"}
     record(ctx.session, who, "person.create", "person", person.id, at=at,
-           after={"source": "invitation", "invitation": code, "station_id": person.station_id,
-                  "category": person.category, "start_date": person.start_date.isoformat()})
-    record(ctx.session, who, "invitation.use", "invitation", code, at=at,
-           after={"person_id": person.id, "account_id": ctx.account.id})
+           after={**source, "station_id": person.station_id, "category": person.category,
+                  "start_date": person.start_date.isoformat()})
+    if code:
+        record(ctx.session, who, "invitation.use", "invitation", code, at=at,
+               after={"person_id": person.id, "account_id": ctx.account.id})
 
 
 def make_person(ctx: Context, data: dict, station_id: int, is_self: bool = True) -> Person:

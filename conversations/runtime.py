@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from handlers.core import Core
 
 STEP_BUTTON = "s"  # payload prefix of a button that answers a step: "s:<step>:<value>"
+ASKED_IN = "_chat"  # in a flow's data: the chat it was begun in, the only group whose messages answer it
 
 
 @dataclass
@@ -104,6 +105,7 @@ class Flow:
     first: str
     steps: dict[str, Step]
     start: Callable[[Context], Awaitable[list[Reply] | None]] | None = None  # None: go; replies: refuse
+    takes_files: bool = False  # its steps read ctx.incoming.document themselves
 
 
 async def load_state(session: AsyncSession, account_id: int) -> ConversationState | None:
@@ -126,6 +128,7 @@ async def begin(ctx: Context, flow: Flow, data: dict | None = None, first: str |
         if refusal is not None:
             return refusal
     step = first or ctx.data.pop("_first", None) or flow.first  # a start hook may skip ahead
+    ctx.data[ASKED_IN] = ctx.incoming.chat_id
     await _save(ctx, flow.name, step)
     return await flow.steps[step].ask(ctx)
 
@@ -142,6 +145,8 @@ async def advance(ctx: Context, flow: Flow, state: ConversationState, inc: Incom
     step = flow.steps.get(state.step)
     if step is None:  # a step removed by an upgrade: start the flow again rather than fail
         return await begin(ctx, flow, ctx.data)
+    if (inc.document is not None or inc.document_too_large) and not flow.takes_files:
+        return [Reply(ctx.t("common.no_files")), *await step.ask(ctx)]
     answer = _answer_for(state.step, inc)
     if answer is None:  # a button from an older question
         return [Reply(ctx.t("common.stale_button")), *await step.ask(ctx)]

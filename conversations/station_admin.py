@@ -56,10 +56,12 @@ async def _station(ctx: Context) -> Station | None:
     return await ctx.session.get(Station, station_id) if station_id is not None else None
 
 
-async def _still_admin(ctx: Context) -> list[Reply] | None:
-    """None if the caller is an admin now; else the refusal (recorded), ending the flow."""
+async def _interrupted(ctx: Context) -> Outcome | None:
+    """None to go on; else why not: the admin writing in a group meanwhile, or no admin any more."""
+    if ctx.incoming.chat_type != "private":  # /tram is held in private: a group's chatter must not steer it
+        return Stay([])
     granted = await require(ctx, ADMIN, what="tram")
-    return granted if isinstance(granted, list) else None
+    return Done(granted) if isinstance(granted, list) else None
 
 
 async def _search(ctx: Context, text: str) -> Outcome:
@@ -117,8 +119,8 @@ async def ask_list(ctx: Context) -> list[Reply]:
 
 
 async def answer_list(ctx: Context, inp: Input) -> Outcome:
-    if refusal := await _still_admin(ctx):
-        return Done(refusal)
+    if stop := await _interrupted(ctx):
+        return stop
     if inp.choice is None:
         return await _search(ctx, inp.text or "")
     if inp.choice == "all":
@@ -181,8 +183,8 @@ async def ask_station(ctx: Context) -> list[Reply]:
 
 
 async def answer_station(ctx: Context, inp: Input) -> Outcome:
-    if refusal := await _still_admin(ctx):
-        return Done(refusal)
+    if stop := await _interrupted(ctx):
+        return stop
     if inp.choice is None:
         return await _search(ctx, inp.text or "")
     station = await _station(ctx)
@@ -263,8 +265,8 @@ async def ask_unbind(ctx: Context) -> list[Reply]:
 
 
 async def answer_unbind(ctx: Context, inp: Input) -> Outcome:
-    if refusal := await _still_admin(ctx):
-        return Done(refusal)
+    if stop := await _interrupted(ctx):
+        return stop
     if inp.choice is None:
         return await _search(ctx, inp.text or "")
     station = await _station(ctx)

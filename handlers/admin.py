@@ -34,7 +34,8 @@ HELP_TITLE = {ADMIN: "help.admin_title", PROVINCE: "help.province_title", STAFF:
 EVERY_ROLE = (STAFF, PROVINCE, ADMIN)
 HELP_COMMANDS = (
     ("/danhsach", EVERY_ROLE), ("/tra", EVERY_ROLE), ("/canhbao", EVERY_ROLE), ("/thongke", EVERY_ROLE),
-    ("/baocao", EVERY_ROLE), ("/xuat", EVERY_ROLE), ("/maunhap", (STAFF, ADMIN)),
+    ("/baocao", EVERY_ROLE), ("/phananhmo", EVERY_ROLE), ("/chuagui", EVERY_ROLE), ("/xuat", EVERY_ROLE),
+    ("/maunhap", (STAFF, ADMIN)),
     ("/tram", (ADMIN,)), ("/capquyen", (ADMIN,)), ("/thuhoi", (ADMIN,)),
 )
 

@@ -4,14 +4,16 @@ from __future__ import annotations
 from conversations import checkin, help_request, household, registration, reminder_times, station_admin
 from conversations import staff_actions as staff_flows
 from conversations.messages import Reply
-from conversations.runtime import Context, Flow, advance, load_state, resume
+from conversations.runtime import ASKED_IN, Context, Flow, advance, load_state, resume
 from handlers import admin, citizen, staff
 from handlers import files as people_files
+from handlers import privacy as data_deletion
 from handlers import requests as help_requests
 from handlers import station as station_work
-from handlers import privacy as data_deletion
 from handlers import stats as station_stats
 from handlers import undelivered as failed_deliveries
+from handlers.access import access
+from storage.roles import ADMIN, STAFF
 
 FLOWS: dict[str, Flow] = {f.name: f for f in (
     registration.FLOW,
@@ -78,7 +80,7 @@ async def dispatch(ctx: Context) -> list[Reply]:
             return await handler(ctx)
     if inc.chat_type != "private":
         return await _group(ctx)
-    if inc.document is not None or inc.document_too_large:  # a list of people to import (staff, admins)
+    if (inc.document is not None or inc.document_too_large) and await _is_import(ctx):
         return await people_files.receive_document(ctx)
     if inc.command is not None:
         handler = PRIVATE_COMMANDS.get(inc.command[0])
@@ -91,12 +93,23 @@ async def dispatch(ctx: Context) -> list[Reply]:
     return await citizen.idle(ctx)
 
 
+async def _is_import(ctx: Context) -> bool:
+    """A file is a list to import from staff and admins, and from anyone outside a conversation (who is
+    then told imports need a role); a person's file in the middle of e.g. a help request goes to that flow."""
+    if (await access(ctx)).role in (ADMIN, STAFF):
+        return True
+    return await load_state(ctx.session, ctx.account.id) is None
+
+
 async def _group(ctx: Context) -> list[Reply]:
     """In a staff group the bot answers its commands and buttons only, never the staff's chatter."""
     command = ctx.incoming.command
     if command is None:  # e.g. a staff member's answer typed in reply to the bot's question
         state = await load_state(ctx.session, ctx.account.id)
-        return await advance(ctx, FLOWS[state.flow], state, ctx.incoming) if state and state.flow in FLOWS else []
+        # Only a question asked in this group: a private conversation (a registration, a search) never takes
+        # the group's chatter as its answer, nor shows its reply, personal data included, to the group.
+        asked_here = state is not None and state.data.get(ASKED_IN) == ctx.incoming.chat_id
+        return await advance(ctx, FLOWS[state.flow], state, ctx.incoming) if asked_here and state.flow in FLOWS else []
     handler = GROUP_COMMANDS.get(command[0])
     if handler is not None:
         return await handler(ctx)

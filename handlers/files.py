@@ -20,8 +20,9 @@ from storage.stations import find_stations, get_station
 from storage.text import fold
 
 TEMPLATE_FILE = "mau-nhap-danh-sach.xlsx"
-SHOWN_REJECTIONS = 20  # in the chat; every one is in the result file
-REASONS_SHOWN = 200  # characters of one row's reasons in the chat
+# In the chat, within Telegram's 4096 characters a message; every rejected row is in the result file.
+SHOWN_REJECTIONS = 15
+REASONS_SHOWN = 160  # characters of one row's reasons
 
 
 # --- shared with the CLI -------------------------------------------------------------------------------
@@ -97,7 +98,7 @@ async def receive_document(ctx: Context) -> list[Reply]:
                                   granted.station_id if granted.role == STAFF else None)
     except people_io.FileProblem as problem:
         return [Reply(ctx.t(problem.key, **problem.params))]
-    return import_replies(ctx, result)
+    return await import_replies(ctx, result)
 
 
 async def _default_station(ctx: Context, granted: Access) -> Station | None:
@@ -111,12 +112,13 @@ async def _default_station(ctx: Context, granted: Access) -> Station | None:
     return None
 
 
-def import_replies(ctx: Context, result: people_io.ImportResult) -> list[Reply]:
+async def import_replies(ctx: Context, result: people_io.ImportResult) -> list[Reply]:
     lines = [ctx.t("files.import_result", accepted=len(result.accepted), rejected=len(result.rejected),
                    empty=result.empty, seconds=f"{result.seconds:.1f}")]
     for item in result.rejected[:SHOWN_REJECTIONS]:
         reasons = people_io.reason_text(ctx.lang, item.reasons)
-        lines.append(ctx.t("files.rejected_row", row=item.row, reasons=reasons[:REASONS_SHOWN]))
+        shown = reasons if len(reasons) <= REASONS_SHOWN else reasons[:REASONS_SHOWN - 1] + "…"
+        lines.append(ctx.t("files.rejected_row", row=item.row, reasons=shown))
     if len(result.rejected) > SHOWN_REJECTIONS:
         lines.append(ctx.t("files.rejected_more", count=len(result.rejected) - SHOWN_REJECTIONS))
     if result.accepted:
@@ -124,11 +126,12 @@ def import_replies(ctx: Context, result: people_io.ImportResult) -> list[Reply]:
     replies = [Reply("\n".join(lines))]
     day = f"{ctx.today():%Y%m%d}"
     if result.rejected:
-        content = people_io.rejected_workbook(ctx.lang, result)
+        content = await asyncio.to_thread(people_io.rejected_workbook, ctx.lang, result)
         replies.append(Reply(ctx.t("files.result_caption", count=len(result.rejected)),
                              document=Attachment(f"ket-qua-nhap-{day}.xlsx", content, people_io.XLSX_MIME)))
     if result.accepted:
-        content = people_io.links_workbook(ctx.lang, result, ctx.core.bot_username, ctx.core.tz, ctx.core.utcnow())
+        content = await asyncio.to_thread(people_io.links_workbook, ctx.lang, result, ctx.core.bot_username,
+                                          ctx.core.tz, ctx.core.utcnow())
         replies.append(Reply(ctx.t("files.links_caption", count=len(result.accepted)),
                              document=Attachment(f"lien-ket-moi-{day}.xlsx", content, people_io.XLSX_MIME)))
     return replies

@@ -6,6 +6,7 @@ in the reader's language by whoever reports them. Nothing here logs a cell's con
 """
 from __future__ import annotations
 
+import asyncio
 import csv
 import io
 import re
@@ -420,7 +421,8 @@ async def import_people(session: AsyncSession, checker: Checker, file_name: str,
     Rows are handled a thousand at a time, invitations written as they go, so `progress` reports real work.
     """
     started = time.monotonic()
-    rows = list(read_table(file_name, content))
+    # Parsing a big .xlsx takes a second or two: in a thread, so that people chatting meanwhile get answers.
+    rows = await asyncio.to_thread(lambda: list(read_table(file_name, content)))
     while rows and is_empty(rows[-1][1]):  # a sheet's formatted but empty tail is not "empty rows"
         rows.pop()
     at = header_row(rows)

@@ -26,14 +26,14 @@ from tests.steps import declare, rows, vi
 
 # Commands anyone may send. /lienket and /nhanvien are open too: without a code they only explain.
 CITIZEN_COMMANDS = {"/start", "/dangky", "/khaibao", "/nguoithan", "/huy", "/ngonngu", "/trogiup", "/nhacnho",
-                    "/phananh", "/lienket", "/nhanvien"}
+                    "/phananh", "/xoadulieu", "/lienket", "/nhanvien"}
 
 READ = frozenset({STAFF, PROVINCE, ADMIN})  # province viewers read everything
 CHANGE = frozenset({STAFF, ADMIN})
 ADMIN_ONLY = frozenset({ADMIN})
 EXPECTED: dict[str, frozenset[str]] = {  # by the Vietnamese name; an alias follows its handler
     "/danhsach": READ, "/tra": READ, "/canhbao": READ, "/phananhmo": READ, "/baocao": READ,
-    "/thongke": READ, "/xuat": READ,
+    "/thongke": READ, "/xuat": READ, "/chuagui": READ,
     "/maunhap": CHANGE,  # the import template: importing changes records
     "/tram": ADMIN_ONLY, "/capquyen": ADMIN_ONLY, "/thuhoi": ADMIN_ONLY,
 }
