@@ -88,7 +88,7 @@ async def test_staff_list_open_a_card_extend_and_transfer(harness: Harness) -> N
         person = (await session.exec(select(Person))).one()
         assert person.station_id == (await get_station(session, QUY_NHON)).id
         actions = [e.action for e in (await session.exec(select(AuditEvent).order_by(AuditEvent.id))).all()]
-    assert [a for a in actions if a.startswith("person.")] == ["person.extend", "person.transfer"]
+    assert [a for a in actions if a.startswith("person.")] == ["person.create", "person.extend", "person.transfer"]
     assert "access.refused" in actions
 
     # The list of Pleiku is empty now.
