@@ -12,6 +12,7 @@ from conversations.messages import Reply
 from conversations.runtime import Context, begin
 from handlers.access import access, actor, require
 from locales import catalog, t
+from storage.attempts import may_try, note_try
 from storage.audit import record
 from storage.models import Account, StaffMember, Station
 from storage.outbox import enqueue
@@ -56,9 +57,11 @@ async def join_staff(ctx: Context) -> list[Reply]:
         return [Reply(ctx.t("staff_join.has_role"))]
     member = await staff_member(ctx.session, inc.channel, inc.user_id)
     before = await _snapshot(ctx, member)
-    code = "".join(args)
-    result = await redeem_staff_code(ctx.session, code, inc.channel, inc.user_id, inc.user_name,
-                                     ctx.core.utcnow())
+    code, subject, now = "".join(args), f"{inc.channel}:{inc.user_id}", ctx.core.utcnow()
+    if not await may_try(ctx.session, "staff", subject, now):
+        return [Reply(ctx.t("code.too_many"))]
+    result = await redeem_staff_code(ctx.session, code, inc.channel, inc.user_id, inc.user_name, now)
+    note_try(ctx.session, "staff", subject, result.status == "ok", now)
     if result.status != "ok":
         return [Reply(ctx.t(JOIN_REFUSED[result.status]))]
     after = {**await _snapshot(ctx, result.member), "code": normalize_bind_code(code)}

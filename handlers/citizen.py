@@ -10,6 +10,7 @@ from conversations.messages import Button, Reply
 from conversations.runtime import Context, Flow, begin, clear_state, load_state
 from handlers.admin import staff_help
 from locales import LANGUAGES
+from storage.attempts import may_try, note_try
 from storage.invitations import find_invitation
 from storage.models import Declaration, Person
 
@@ -50,7 +51,11 @@ INVITATION_PROBLEMS = {"unknown": "invite.unknown", "used": "invite.used", "expi
 async def invited(ctx: Context, code: str) -> list[Reply]:
     """Registration pre-filled from the invitation: the person consents, checks the summary and confirms.
     A code that cannot be used is said so, and the person registers the usual way."""
-    lookup = await find_invitation(ctx.session, code, ctx.core.utcnow())
+    subject, now = f"{ctx.incoming.channel}:{ctx.incoming.user_id}", ctx.core.utcnow()
+    if not await may_try(ctx.session, "invite", subject, now):
+        return [Reply(ctx.t("code.too_many")), *await begin(ctx, registration.FLOW)]
+    lookup = await find_invitation(ctx.session, code, now)
+    note_try(ctx.session, "invite", subject, lookup.status == "ok", now)
     if lookup.status != "ok":
         return [Reply(ctx.t(INVITATION_PROBLEMS[lookup.status])), *await begin(ctx, registration.FLOW)]
     invitation = lookup.invitation

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from hypothesis import strategies as st
 from sqlmodel import select
 
-from conversations.messages import Attachment, Reply
+from conversations.messages import Attachment, Incoming, Reply
 from conversations.runtime import STEP_BUTTON, Context, Flow, Retry, Step, begin, load_state
 from handlers import dispatch
 from handlers.core import Core
@@ -27,6 +27,7 @@ from tests.conftest import ChatDriver
 from tests.station_helpers import PLEIKU, QUY_NHON, add_alert, add_person, add_staff, bind_group
 
 GROUP = "-100500"
+OTHER_GROUP = "-100777"  # a group the bot is in, bound to no station
 TEXT_MAX, CALLBACK_MAX = 4096, 64  # Telegram's limits: a message's text, a button's callback data (bytes)
 RAW_KEY = re.compile(r"^[a-z_]+(\.[a-z_]+)+$")
 PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
@@ -127,8 +128,6 @@ ENTRIES: dict[str, Entry] = {
 
 async def begin_directly(world: World, flow: Flow) -> ChatDriver | None:
     """A flow without a known entry: begun through the runtime for the first actor it does not refuse."""
-    from conversations.messages import Incoming
-
     core = world.core
     for driver in world.actors():
         await driver.say("/huy")  # creates the account and leaves any flow
@@ -233,7 +232,7 @@ async def explore(core: Core, driver: ChatDriver, account_id: int, flow: Flow) -
 # --- hostile inputs ------------------------------------------------------------------------------------
 
 EXOTIC = ["😷🤒🏥", "👨‍👩‍👧‍👦", "🏳️‍🌈", "مرحبا بالعالم", "שלום", "\u202eRTL override", "a\u0301\u0302\u0303" * 20,
-          "\x00", "\x00\x01\x02\x1b[31m", "\r\n", "\u2028\u2029", "\ufeff", "\u200b\u200c\u200d", "{name}", "{0}",
+          "\x00", "\x00\x01\x02\x1b[31m", "\r\n", "\u2028\u2029", "\ufeff", "\u200b\u200c\u200d", "{user_typed}", "{0}",
           "%s %d", "{}", "<b>đậm</b>", "' OR 1=1 --", "NGUYỄN VĂN AN", "nguyễn văn an", "Ｎｇｕｙễｎ", "𝓐𝓷",
           "ⅫⅣ", "ﷺ", "\t\t", "Không", "không có", "xong", "pleiku", "Khó thở", "\\", "%", "../../etc/passwd"]
 ODD_NUMBERS = ["37,5", "37.5", "37.5.5", "37,,5", "٣٧٫٥", "٣٧", "３７", "𝟑𝟕", "²", "12²", "½", "Ⅻ", "1e3", "1E400",
@@ -250,6 +249,7 @@ COMMANDS_OUT_OF_PLACE = ["/lienket", "/lienket ABC123", "/bind xyz", "/khaibao",
                          "/nguoithan", "/nhacnho", "/dangky", "/register extra", "/tram", "/start " + "x" * 300]
 FORGED = ["alert:ack:-1", "alert:ack:999999", "alert:ack:²", "alert:ack:99999999999999999999", "alert:", "alert",
           "go:checkin:abc", "go:checkin:²", "go:checkin:99999999999999999999", "go:", "go:nowhere", "lang:", "lang:xx",
+          "lang:en", "lang:vi", "go:household", "go:register",
           "lang", "card:0", "card:", "card:-1", "card:²", "card:99999999999999999999", "req:answer:abc",
           "req:answer:²", "req:done:0", "req:", "pa:ext:²", "pa:ext:", "pa::", "pa:cat:1:", "list:", "list:abn:²:p",
           "list:all:0:99999999999999999999", "alerts:::", "alerts:p:²", "alerts:²:0", "s:", "s::", "s:x", ":", "",
@@ -318,15 +318,27 @@ def any_input(step: str, steps: list[str]) -> st.SearchStrategy[dict]:
     )
 
 
+# Answered by their handlers whatever the step: each is sent on one step of the flow, in turn.
+ANY_STEP = [{"button": "alert:ack:-1"}, {"button": "alert:ack:999999"}, {"button": "go:checkin:abc"},
+            {"button": "lang:"}, {"button": "card:0"}, {"text": "/lienket"}, {"text": "/@"},
+            {"text": "/start extra args"}]
+
+
 def battery(step: str, steps: list[str]) -> list[dict]:
     """Inputs every step gets at least once, whatever hypothesis draws."""
     other = next((s for s in steps if s != step), step)
-    return [{"text": ""}, {"text": " \n\t\u200b"}, {"text": "Á😷" * 10_000}, {"text": "²"}, {"text": "{name}"},
+    turn = [fields for i, fields in enumerate(ANY_STEP) if i % len(steps) == steps.index(step) % len(ANY_STEP)]
+    return [{"text": ""}, {"text": " \n\t\u200b"}, {"text": "Á😷" * 10_000}, {"text": "²"}, {"text": "{user_typed}"},
             {"button": f"s:{other}:x", "message_id": "1"}, {"button": f"s:{step}:²", "message_id": "1"},
-            {"button": "alert:ack:-1"}, {"button": "alert:ack:999999"}, {"button": "go:checkin:abc"},
-            {"button": "lang:"}, {"button": "card:0"}, {"text": "/lienket"}, {"text": "/"}, {"text": "/@"},
-            {"text": "/start extra args"}, {"contact_phone": "12", "contact_is_own": True},
-            {"document": Attachment("danh-sach.xlsx", b"PK\x03\x04junk")}, {"photo_id": "AgACAgUAAx", "text": ""}]
+            {"text": "/khaibao"}, {"text": "/"}, {"contact_phone": "12", "contact_is_own": True},
+            {"document": Attachment("danh-sach.xlsx", b"PK\x03\x04junk")}, {"photo_id": "AgACAgUAAx", "text": ""},
+            *turn]
+
+
+def group_battery(step: str, replies: list[Reply]) -> list[dict]:
+    """What the user may write meanwhile in another group: the step's very answer too."""
+    inputs = [{"text": HINTS.get(step, "Chào mọi người")}, {"text": "Chào mọi người"}, {"contact_phone": "0912345678"}]
+    return inputs + [{"button": payload, "message_id": "1"} for payload in step_buttons(replies, step)[:1]]
 
 
 # --- what every answer must be -------------------------------------------------------------------------
@@ -424,7 +436,17 @@ def answers(data: dict) -> dict:
     return {k: v for k, v in data.items() if not k.startswith("_") and v not in (None, "", [], {})}
 
 
-def state_problems(before: Snapshot, after: Snapshot | None, fields: dict, rejected: bool) -> list[str]:
+def handled(fields: dict) -> bool:
+    """A command or a button of a handler: it may begin or end a conversation wherever it is sent."""
+    button = fields.get("button")
+    if button is not None:
+        return button.split(":", 1)[0] in dispatch.BUTTONS
+    return (fields.get("text") or "").startswith("/")
+
+
+def state_problems(before: Snapshot, after: Snapshot | None, fields: dict, rejected: bool,
+                   elsewhere: bool = False) -> list[str]:
+    """`elsewhere`: the input came from a group other than the chat the conversation was begun in."""
     problems = []
     if after is not None:
         flow = dispatch.FLOWS.get(after.flow)
@@ -441,6 +463,8 @@ def state_problems(before: Snapshot, after: Snapshot | None, fields: dict, rejec
                 problems.append(f"rejected, yet the answers {changed} changed")
     if stray(fields, before.step) and not (same_step and after.data == before.data):
         problems.append("a stray button changed the conversation")
+    if elsewhere and not handled(fields) and not (same_step and after.data == before.data):
+        problems.append("a message in another group changed the conversation")
     return problems
 
 

@@ -91,3 +91,17 @@ async def test_bind_codes_cannot_be_guessed_five_wrong_tries_an_hour(core, clock
     clock.advance(hours=1, minutes=1)
     await guesser.say(f"/lienket {good}")
     assert "đã được liên kết" in guesser.text()
+
+
+async def test_staff_and_invitation_codes_are_limited_the_same_way(core):
+    from tests.conftest import ChatDriver
+
+    guesser = ChatDriver(core, "667")
+    for guess in range(5):
+        await guesser.say(f"/nhanvien WRONG{guess:03d}")
+    await guesser.say("/nhanvien ANOTHER1")
+    assert "quá nhiều lần" in guesser.text()
+    for guess in range(5):
+        await guesser.say(f"/start INVITE{guess:07d}")
+    await guesser.say("/start INVITE9999999")
+    assert "quá nhiều lần" in guesser.text()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from handlers.core import Core
 from tests.conftest import ChatDriver
 from tests.property_helpers import (
     ENTRIES,
+    OTHER_GROUP,
     ErrorLog,
     Outcomes,
     Snapshot,
@@ -38,6 +40,7 @@ from tests.property_helpers import (
     build_world,
     explore,
     given_strings,
+    group_battery,
     outbox_problems,
     read_state,
     restore,
@@ -47,7 +50,9 @@ from tests.property_helpers import (
 )
 
 FLOW_NAMES = sorted(dispatch.FLOWS)
-EXAMPLES = 40  # per flow; with the battery below every step gets some 25 inputs in a few seconds
+# Per flow; with the battery every step gets some 25 inputs in a few seconds. Raise it for a deeper search:
+# CACHLY_PROPERTY_EXAMPLES=1000 python -m pytest tests/test_properties.py
+EXAMPLES = int(os.environ.get("CACHLY_PROPERTY_EXAMPLES", "40"))
 
 
 @dataclass
@@ -59,6 +64,7 @@ class Prepared:
     driver: ChatDriver
     account_id: int
     steps: dict[str, Snapshot]
+    elsewhere: ChatDriver  # the same user in a group where the flow was not begun
     outbox_id: int = 0
     failure: str | None = None  # of the battery: raised again by every example, so hypothesis sees it each time
     given: list[str] = field(default_factory=list)  # everything sent so far, which answers may quote
@@ -106,35 +112,42 @@ async def prepare(core: Core, flow_name: str, outcomes: Outcomes, errors: ErrorL
     first = steps[flow.first] if flow.first in steps else next(iter(steps.values()))
     for step in missing:  # a flow without a known entry: its other steps are set directly
         steps[step] = Snapshot(flow.name, step, copy.deepcopy(first.data))
-    prepared = _prepared[core] = Prepared(world, flow, driver, account_id, steps)
+    elsewhere = ChatDriver(core, driver.user_id, chat_id=OTHER_GROUP, chat_type="group", name=driver.name)
+    prepared = _prepared[core] = Prepared(world, flow, driver, account_id, steps, elsewhere)
     _, prepared.outbox_id = await outbox_problems(core, 0, [])
     try:
         for step in sorted(steps):
             for fields in battery(step, sorted(flow.steps)):
                 await feed(prepared, step, fields, outcomes, errors)
+            for fields in group_battery(step, steps[step].replies):
+                await feed(prepared, step, fields, outcomes, errors, prepared.elsewhere)
     except AssertionError as exc:
         prepared.failure = str(exc)
     return prepared
 
 
-async def feed(prepared: Prepared, step: str, fields: dict, outcomes: Outcomes, errors: ErrorLog) -> None:
-    """Send one input with the account on `step`, and check the answer and the conversation's state."""
-    core, before = prepared.driver.core, prepared.steps[step]
+async def feed(prepared: Prepared, step: str, fields: dict, outcomes: Outcomes, errors: ErrorLog,
+               driver: ChatDriver | None = None) -> None:
+    """Send one input with the account on `step` (from the flow's chat, or `driver`'s), and check the answer
+    and the conversation's state."""
+    driver = driver or prepared.driver
+    core, before = driver.core, prepared.steps[step]
     await restore(core, prepared.account_id, before)
     outcomes.seen.clear()
     prepared.given += given_strings(fields)
     errors.lines.clear()
     try:
-        replies = await prepared.driver.send(**fields)
+        replies = await driver.send(**fields)
     except Exception as exc:  # noqa: BLE001 - the property: Core.handle never raises
-        pytest.fail(f"{before.flow}/{step} given {shown(fields)}: core.handle raised {exc!r}")
+        pytest.fail(f"{before.flow}/{step} given {shown(fields)} in {driver.chat_type}: core.handle raised {exc!r}")
     after = await read_state(core, prepared.account_id)
     rejected = any(rejected for flow, name, rejected in outcomes.seen if (flow, name) == (before.flow, step))
-    problems = answer_problems(replies, prepared.given, group=prepared.driver.chat_type != "private")
-    problems += state_problems(before, after, fields, rejected)
+    problems = answer_problems(replies, prepared.given, group=driver.chat_type != "private")
+    problems += state_problems(before, after, fields, rejected, elsewhere=driver is not prepared.driver)
     queued, prepared.outbox_id = await outbox_problems(core, prepared.outbox_id, prepared.given)
     problems += queued
-    assert not problems, (f"{before.flow}/{step} given {shown(fields)}: {problems}; logged: {errors.lines}; "
+    assert not problems, (f"{before.flow}/{step} given {shown(fields)} in {driver.chat_type}: {problems}; "
+                          f"logged: {errors.lines}; "
                           f"replies: {[r.text[:200] for r in replies]}")
 
 
@@ -149,4 +162,5 @@ async def test_every_step_answers_any_input(core: Core, outcomes: Outcomes, erro
         pytest.fail(prepared.failure)
     step = data.draw(st.sampled_from(sorted(prepared.steps)), label="step")
     fields = data.draw(any_input(step, sorted(prepared.flow.steps)), label="input")
-    await feed(prepared, step, fields, outcomes, errors)
+    in_group = data.draw(st.integers(0, 3), label="chat") == 0  # a quarter of the inputs from another group
+    await feed(prepared, step, fields, outcomes, errors, prepared.elsewhere if in_group else None)
