@@ -5,6 +5,7 @@ import asyncio
 import logging
 import traceback
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -18,6 +19,7 @@ from locales import language_for, t
 from storage.db import Database
 from storage.models import Account, ProcessedUpdate
 from storage.once import insert_once
+from storage.outbox import QUEUED
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -45,6 +47,7 @@ class Core:
         self.staff_console = staff_console  # the sandbox's terminal, which sees every alert it causes
         self.bot_username = "cachly_bot"  # the channel sets its own at start
         self.outbox_ready = asyncio.Event()  # set when a transaction queued messages for the sender
+        self.handling = 0  # updates being handled now: a scheduler round on SQLite pauses between batches for them
 
     # --- time: the clock is injectable so tests control it -------------------------------------
     def now(self) -> datetime:
@@ -80,8 +83,17 @@ class Core:
     # --- handling -----------------------------------------------------------------------------
     async def handle(self, inc: Incoming) -> list[Reply]:
         """Everything one input causes, committed before any reply is shown; never silent on failure."""
+        self.handling += 1
+        try:
+            return await self._handle(inc)
+        finally:
+            self.handling -= 1
+
+    async def _handle(self, inc: Incoming) -> list[Reply]:
         from handlers.dispatch import dispatch  # late: dispatch imports the flows, which import this module
 
+        if inc.text and "\x00" in inc.text:  # PostgreSQL refuses NUL in text; nobody means to type it
+            inc = replace(inc, text=inc.text.replace("\x00", ""))
         try:
             async with self.db.session() as session:
                 if not await self.first_delivery(session, inc):
@@ -90,12 +102,14 @@ class Core:
                 account = await self.account_for(session, inc)
                 ctx = Context(session=session, account=account, core=self, incoming=inc)
                 replies = await dispatch(ctx)
+                queued = session.info.pop(QUEUED, False)
         except Exception as exc:  # noqa: BLE001 - the person must get an answer, the log no personal data
             frame = _our_frame(exc)  # where, not what: exception messages may hold personal data
             log.error("handling a %s update failed: %s at %s:%s", inc.channel, type(exc).__name__,
                       frame.filename, frame.lineno)
             return [Reply(t(language_for(inc.language_code), "common.error"))]
-        self.outbox_ready.set()
+        if queued:  # waking the sender after every update cost it a query each time, for nothing
+            self.outbox_ready.set()
         return replies
 
     async def first_delivery(self, session: AsyncSession, inc: Incoming) -> bool:

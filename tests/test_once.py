@@ -105,3 +105,10 @@ async def test_staff_and_invitation_codes_are_limited_the_same_way(core):
         await guesser.say(f"/start INVITE{guess:07d}")
     await guesser.say("/start INVITE9999999")
     assert "quá nhiều lần" in guesser.text()
+
+
+async def test_a_nul_character_is_dropped_before_anything_is_stored(core, chat):
+    await chat.say("/start")
+    await chat.press("Đồng ý")
+    await chat.say("Nguyễn\x00 Văn An")
+    assert "Năm sinh" in chat.text() or "sinh năm" in chat.text()
