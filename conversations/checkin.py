@@ -30,17 +30,23 @@ async def declared_ids(ctx: Context, people: list[Person]) -> set[int]:
     return set((await ctx.session.exec(query)).all())
 
 
-async def start(ctx: Context) -> list[Reply] | None:
+async def pick_person(ctx: Context, refusal_key: str, first_step: str) -> list[Reply] | None:
+    """The start of a flow about one of the account's people: refused with none, and no "for whom?"
+    question when there is only one (or a valid one was chosen already, e.g. by a reminder's button)."""
     people = await active_people(ctx)
     if not people:
-        return [Reply(ctx.t("checkin.not_registered"))]
+        return [Reply(ctx.t(refusal_key))]
     if ctx.data.get("person_id") not in [p.id for p in people]:  # a stale or forged choice
         ctx.data.pop("person_id", None)
     if "person_id" not in ctx.data and len(people) == 1:
         ctx.data["person_id"] = people[0].id
     if "person_id" in ctx.data:
-        ctx.data["_first"] = "temperature"  # nobody to choose: straight to the first question
+        ctx.data["_first"] = first_step  # nobody to choose: straight to the first question
     return None
+
+
+async def start(ctx: Context) -> list[Reply] | None:
+    return await pick_person(ctx, "checkin.not_registered", "temperature")
 
 
 async def person_of(ctx: Context) -> Person | None:

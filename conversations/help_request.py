@@ -15,7 +15,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from conversations.alerts import GROUP_LANGUAGE, destinations
-from conversations.checkin import active_people
+from conversations.checkin import active_people, pick_person
 from conversations.messages import Button, Reply, one_per_row
 from conversations.runtime import Context, Done, Flow, Input, Next, Outcome, Retry, Step
 from handlers.access import actor
@@ -95,16 +95,7 @@ def person_lines(core: Core, lang: str, person: Person, station: Station | None)
 
 
 async def start(ctx: Context) -> list[Reply] | None:
-    people = await active_people(ctx)
-    if not people:
-        return [Reply(ctx.t("helpreq.not_registered"))]
-    if ctx.data.get("person_id") not in [p.id for p in people]:  # a stale or forged choice
-        ctx.data.pop("person_id", None)
-    if "person_id" not in ctx.data and len(people) == 1:
-        ctx.data["person_id"] = people[0].id
-    if "person_id" in ctx.data:
-        ctx.data["_first"] = "content"  # nobody to choose: straight to the question
-    return None
+    return await pick_person(ctx, "helpreq.not_registered", "content")
 
 
 async def person_of(ctx: Context) -> Person | None:

@@ -13,7 +13,7 @@ from conversations.person_steps import (
     gender_step,
     name_step,
     start_date_step,
-    summary_lines,
+    summary_question,
 )
 from conversations.registration import CHECKIN_BUTTON, make_person
 from conversations.runtime import Context, Done, Flow, Input, Next, Outcome, Retry, Step
@@ -41,11 +41,8 @@ async def start(ctx: Context) -> list[Reply] | None:
 
 
 async def ask_summary(ctx: Context) -> list[Reply]:
-    shown = {k: v for k, v in ctx.data.items() if k not in ("phone", "address")}
-    text = "\n".join([ctx.t("household.summary_title"), *summary_lines(ctx, shown), "",
-                      ctx.t("reg.summary_check")])
-    buttons = [[ctx.button(SUMMARY, "ok", "common.confirm"), ctx.button(SUMMARY, "edit", "common.edit")]]
-    return [Reply(text, buttons)]
+    shown = {k: v for k, v in ctx.data.items() if k not in ("phone", "address")}  # the reporter's, not theirs
+    return summary_question(ctx, "household.summary_title", shown)
 
 
 async def answer_summary(ctx: Context, inp: Input) -> Outcome:

@@ -127,6 +127,13 @@ def edit_menu_step(fields: list[str]) -> Step:
     return Step(ask_field, answer)
 
 
+def summary_question(ctx: Context, title_key: str, data: dict) -> list[Reply]:
+    """The answers so far under a title, with Xác nhận / Sửa."""
+    text = "\n".join([ctx.t(title_key), *summary_lines(ctx, data), "", ctx.t("reg.summary_check")])
+    buttons = [[ctx.button(SUMMARY, "ok", "common.confirm"), ctx.button(SUMMARY, "edit", "common.edit")]]
+    return [Reply(text, buttons)]
+
+
 def summary_lines(ctx: Context, data: dict) -> list[str]:
     """The answers so far, one line each, for the summary before confirming."""
     lines = []

@@ -17,7 +17,7 @@ from conversations.person_steps import (
     gender_step,
     name_step,
     start_date_step,
-    summary_lines,
+    summary_question,
 )
 from conversations.runtime import Context, Done, Flow, Input, Next, Outcome, Retry, Stay, Step
 from handlers.access import actor
@@ -111,9 +111,7 @@ async def answer_address(ctx: Context, inp: Input) -> Outcome:
 
 
 async def ask_summary(ctx: Context) -> list[Reply]:
-    text = "\n".join([ctx.t("reg.summary_title"), *summary_lines(ctx, ctx.data), "", ctx.t("reg.summary_check")])
-    buttons = [[ctx.button(SUMMARY, "ok", "common.confirm"), ctx.button(SUMMARY, "edit", "common.edit")]]
-    return [Reply(text, buttons)]
+    return summary_question(ctx, "reg.summary_title", ctx.data)
 
 
 async def answer_summary(ctx: Context, inp: Input) -> Outcome:
