@@ -5,6 +5,8 @@ and stay correct with several bot processes on one database (see scheduler.claim
 """
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -19,6 +21,7 @@ from scheduler.rounds import missed_days_round, remind_round, silent_list_round
 from storage.purge import purge_expired
 
 log = logging.getLogger(__name__)
+STOP_GRACE_SECONDS = 10.0
 Sweep = Callable[[AsyncSession, Core, datetime], Awaitable[int]]
 
 
@@ -42,9 +45,11 @@ class Scheduler:
         self.core = core
         self.interval_seconds = interval_seconds
         self._apscheduler: AsyncIOScheduler | None = None
+        self._ticking: asyncio.Task | None = None
 
     async def tick(self) -> dict[str, int]:
         """Run every sweep once, each in its own transaction; how many messages each queued."""
+        self._ticking = asyncio.current_task()
         now = self.core.now()
         done: dict[str, int] = {}
         for name, sweep in SWEEPS.items():
@@ -66,6 +71,16 @@ class Scheduler:
         self._apscheduler.start()
 
     async def stop(self) -> None:
+        """No new tick; one under way may finish its transaction (then it is cancelled: its claims roll back
+        with it and the next start sends those messages)."""
         if self._apscheduler is not None:
             self._apscheduler.shutdown(wait=False)
             self._apscheduler = None
+        ticking, self._ticking = self._ticking, None
+        if ticking is not None and not ticking.done() and ticking is not asyncio.current_task():
+            try:
+                await asyncio.wait_for(asyncio.shield(ticking), STOP_GRACE_SECONDS)
+            except TimeoutError:
+                ticking.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await ticking
