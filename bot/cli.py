@@ -439,21 +439,9 @@ def _handler(args: argparse.Namespace, settings: Settings) -> Callable[[Settings
     if args.command == "station":
         return {"import": _station_import, "add": _station_add, "bind-code": _station_bind_code,
                 "staff-code": _station_staff_code}[args.station_command]
-    if args.command == "audit":
-        return _audit
-    if args.command == "import":
-        return _import_people
-    if args.command == "export":
-        return _export_people
-    if args.command == "backup":
-        return _backup
-    if args.command == "purge":
-        return _purge
-    if args.command == "run":
-        return _run
-    if args.command == "sandbox":
-        return _sandbox
-    return _run if settings.telegram_token else _sandbox
+    commands = {"audit": _audit, "import": _import_people, "export": _export_people, "backup": _backup,
+                "purge": _purge, "run": _run, "sandbox": _sandbox}
+    return commands.get(args.command) or (_run if settings.telegram_token else _sandbox)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -198,25 +198,22 @@ async def answer_station(ctx: Context, inp: Input) -> Outcome:
 
 
 async def _issue_bind_code(ctx: Context, station: Station) -> Outcome:
-    if not station.active:
-        return Retry(ctx.t("tram.inactive_no_codes"))
-    code = await issue_bind_code(ctx.session, station.code, ctx.core.utcnow(), CODE_TTL)
-    expires = ctx.core.utcnow() + CODE_TTL
-    record(ctx.session, actor(ctx), "binding.code", "station", station.id,
-           after={"code": code, "expires_at": expires.isoformat()}, at=ctx.core.utcnow())
-    text = ctx.t("tram.bind_code", station=station_label(station), code=code, until=_until(ctx, expires))
-    return Stay([Reply(text)])  # a new message: the admin forwards it to the station
+    return await _issue_code(ctx, station, issue_bind_code, "binding.code", "tram.bind_code")
 
 
 async def _issue_staff_code(ctx: Context, station: Station) -> Outcome:
+    return await _issue_code(ctx, station, issue_staff_code, "staffcode.issue", "tram.staff_code")
+
+
+async def _issue_code(ctx: Context, station: Station, issue, action: str, text_key: str) -> Outcome:
     if not station.active:
         return Retry(ctx.t("tram.inactive_no_codes"))
-    code = await issue_staff_code(ctx.session, station.code, ctx.core.utcnow(), CODE_TTL)
+    code = await issue(ctx.session, station.code, ctx.core.utcnow(), CODE_TTL)
     expires = ctx.core.utcnow() + CODE_TTL
-    record(ctx.session, actor(ctx), "staffcode.issue", "station", station.id,
+    record(ctx.session, actor(ctx), action, "station", station.id,
            after={"code": code, "expires_at": expires.isoformat()}, at=ctx.core.utcnow())
-    text = ctx.t("tram.staff_code", station=station_label(station), code=code, until=_until(ctx, expires))
-    return Stay([Reply(text)])
+    text = ctx.t(text_key, station=station_label(station), code=code, until=_until(ctx, expires))
+    return Stay([Reply(text)])  # a new message: the admin forwards it to the station
 
 
 def _until(ctx: Context, moment) -> str:
