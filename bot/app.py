@@ -6,12 +6,15 @@ import contextlib
 import logging
 import signal
 from dataclasses import dataclass
+from datetime import timedelta
 from urllib.parse import urlparse
 
 from telegram import Update
-from telegram.ext import AIORateLimiter, Application, ContextTypes, TypeHandler
+from telegram.ext import AIORateLimiter, Application, BaseRateLimiter, ContextTypes, TypeHandler
 
 from bot import telegram as tg
+from bot.long_polling import LongPolling
+from bot.polling import PollerLease
 from bot.sender import OutboxSender
 from bot.settings import Settings
 from handlers.core import Clock, Core, system_clock
@@ -57,17 +60,25 @@ def file_url(base_url: str) -> str:
 class TelegramBot:
     """The bot on Telegram: long polling in, the core in the middle, direct replies and the outbox out."""
 
-    def __init__(self, settings: Settings, core: Core | None = None, poll_timeout: int = 10) -> None:
+    def __init__(self, settings: Settings, core: Core | None = None, poll_timeout: int = 10,
+                 rate_limiter: BaseRateLimiter | None = None, read_timeout: float | None = None) -> None:
+        """`rate_limiter` and `read_timeout` (seconds to wait for Telegram's answer, default 5) are for tests
+        that inject faults: production keeps PTB's limiter, which waits out a 429 itself up to 3 times."""
         self.settings = settings
         self.core = core or build_core(settings)
         self.poll_timeout = poll_timeout
-        self.app = (Application.builder().token(settings.telegram_token).base_url(settings.telegram_base_url)
-                    .base_file_url(file_url(settings.telegram_base_url))
-                    .rate_limiter(AIORateLimiter(max_retries=3)).build())
+        builder = (Application.builder().token(settings.telegram_token).base_url(settings.telegram_base_url)
+                   .base_file_url(file_url(settings.telegram_base_url))
+                   .rate_limiter(rate_limiter or AIORateLimiter(max_retries=3)))
+        if read_timeout is not None:
+            builder = builder.read_timeout(read_timeout)
+        self.app = builder.build()
         self.app.add_handler(TypeHandler(Update, self.on_update))
         self.app.add_error_handler(self.on_error)
         self.sender = OutboxSender(self.core, tg.CHANNEL, tg.deliverer(self.app.bot))
         self.scheduler = Scheduler(self.core)
+        self.polling = LongPolling(self.app, poll_timeout, ALLOWED_UPDATES)  # confirms what it handled only
+        self.poller: PollerLease | None = None
 
     async def on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         incoming = await tg.to_incoming(update)
@@ -87,9 +98,10 @@ class TelegramBot:
         self.core.bot_username = self.app.bot.username  # for invitation links t.me/<bot>?start=<code>
         await tg.set_command_menus(self.app.bot)
         await self.app.start()
-        if webhook is None:
-            await self.app.updater.start_polling(timeout=self.poll_timeout, poll_interval=0,
-                                                 allowed_updates=ALLOWED_UPDATES)
+        if webhook is None:  # polls only while it holds the poller lease: one getUpdates consumer per bot
+            self.poller = PollerLease(self.core, self.polling.start, self.polling.stop,
+                                      timedelta(seconds=self.settings.poller_lease_seconds))
+            await self.poller.start()
         else:  # python-telegram-bot's server answers 403 to a request without the right secret
             await self.app.updater.start_webhook(listen=webhook.host, port=webhook.port, url_path=webhook.path,
                                                  webhook_url=webhook.url, secret_token=webhook.secret,
@@ -102,6 +114,10 @@ class TelegramBot:
     async def stop(self) -> None:
         await self.scheduler.stop()
         await self.sender.stop()
+        if self.poller is not None:
+            await self.poller.stop()
+            self.poller = None
+        await self.polling.stop()
         if self.app.updater.running:
             await self.app.updater.stop()
         if self.app.running:

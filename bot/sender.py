@@ -5,10 +5,11 @@ import asyncio
 import contextlib
 import logging
 from collections import defaultdict
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import timedelta
 
 from aiolimiter import AsyncLimiter
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from conversations.unreachable import mark_unreachable
 from handlers.core import Core
@@ -56,6 +57,7 @@ class OutboxSender:
         self.core, self.channel, self.deliver = core, channel, deliver
         self.batch, self.lease, self.idle_seconds = batch, lease, idle_seconds
         self.pace = AsyncLimiter(per_second, 1)
+        self._writing = asyncio.Lock()
         self._task: asyncio.Task | None = None
         self._stopping = False
 
@@ -81,24 +83,32 @@ class OutboxSender:
             await self._retry(row_id, str(exc), exc.seconds, attempts)
         except Undeliverable as exc:
             log.warning("outbox %s: undeliverable: %s", row_id, exc)
-            async with self.core.db.session() as session:
+            async with self._write() as session:
                 await mark_failed(session, row_id, str(exc))
                 if exc.unreachable:
                     await mark_unreachable(session, self.core, self.channel, chat_id, str(exc))
         except Exception as exc:  # noqa: BLE001 - any other failure is retried, and recorded
             await self._retry(row_id, type(exc).__name__, backoff(attempts), attempts)
         else:
-            async with self.core.db.session() as session:
+            async with self._write() as session:
                 await mark_sent(session, row_id, message_id, self.core.utcnow())
 
     async def _retry(self, row_id: int, error: str, seconds: float, attempts: int) -> None:
-        async with self.core.db.session() as session:
+        async with self._write() as session:
             if attempts >= MAX_ATTEMPTS:
                 log.error("outbox %s: giving up after %s attempts: %s", row_id, attempts, error)
                 await mark_failed(session, row_id, error)
             else:
                 log.info("outbox %s: attempt %s failed (%s), retrying in %.0f s", row_id, attempts, error, seconds)
                 await mark_retry(session, row_id, error, self.core.utcnow() + timedelta(seconds=seconds))
+
+    @contextlib.asynccontextmanager
+    async def _write(self) -> AsyncIterator[AsyncSession]:
+        """A session to record an outcome in, one at a time. Deliveries run in parallel, but SQLite has one writer
+        and writers waiting for it poll instead of queueing: a batch's dozens of parallel records starved people's
+        check-ins until "database is locked" (tests/test_faults.py). Queued here, they wait their turn."""
+        async with self._writing, self.core.db.session() as session:
+            yield session
 
     async def run(self) -> None:
         while not self._stopping:

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     closing_time: str | None = None
     # Webhook mode: the secret Telegram sends with every update; all processes behind one URL share it.
     webhook_secret: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{16,256}$")
+    # Long polling with several processes: the one polling holds a database lease of this many seconds,
+    # renewed every quarter of it; if it dies, another takes polling over within about 1.25 times this.
+    poller_lease_seconds: float = Field(default=20, ge=1, le=600)
 
     @field_validator("admin_ids", mode="before")
     @classmethod

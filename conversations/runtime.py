@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from sqlmodel import select
-
 from conversations.messages import Button, Incoming, Reply
 from locales import t
 from storage.models import Account, ConversationState, utcnow
@@ -109,7 +107,10 @@ class Flow:
 
 
 async def load_state(session: AsyncSession, account_id: int) -> ConversationState | None:
-    return (await session.exec(select(ConversationState).where(ConversationState.account_id == account_id))).first()
+    # By primary key: the session's identity map answers the second and later calls of an update (dispatch,
+    # then saving the step, then clearing it) without a query each. One deleted but not yet flushed is gone.
+    state = await session.get(ConversationState, account_id)
+    return None if state is None or state in session.deleted else state
 
 
 async def clear_state(session: AsyncSession, account_id: int) -> bool:

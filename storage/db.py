@@ -3,15 +3,34 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+# PostgreSQL, shared by several bot processes: each opens at most POOL_SIZE + POOL_OVERFLOW connections, so
+# six processes stay under the server's default max_connections (100); more need a larger max_connections.
+POOL_SIZE, POOL_OVERFLOW = 5, 10
+POOL_RECYCLE_SECONDS = 1800
+
+
+def _engine_options(url: str) -> dict[str, Any]:
+    if not url.startswith("postgresql"):
+        return {}
+    return {
+        "pool_size": POOL_SIZE, "max_overflow": POOL_OVERFLOW,
+        # A connection the server or a proxy closed (restart, failover, idle timeout) is replaced before use,
+        # instead of failing the update or the delivery that drew it from the pool.
+        "pool_pre_ping": True, "pool_recycle": POOL_RECYCLE_SECONDS,
+        # Named in pg_stat_activity, for the operator looking at who holds which connection or lock.
+        "connect_args": {"server_settings": {"application_name": "cachly"}},
+    }
+
 
 def make_engine(url: str) -> AsyncEngine:
     # hide_parameters: SQL errors must never carry personal data into a log.
-    engine = create_async_engine(url, hide_parameters=True)
+    engine = create_async_engine(url, hide_parameters=True, **_engine_options(url))
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(engine.sync_engine, "connect")

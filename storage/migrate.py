@@ -11,12 +11,13 @@ from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import pool
+from sqlalchemy import pool, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+MIGRATION_LOCK = 0x0CAC_4175  # PostgreSQL advisory lock key: "cachly migrates"
 
 
 def make_config(url: str | None = None) -> Config:
@@ -47,6 +48,10 @@ async def _run(url: str, action: Callable[[Config], None]) -> None:
 
     try:
         async with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Several `cachly run` processes starting at once on a fresh database: one migrates, the
+                # others wait here, then find the schema at head. Released when this transaction ends.
+                await connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK})
             await connection.run_sync(in_sync)
     finally:
         await engine.dispose()

@@ -268,3 +268,14 @@ class DeletionRequest(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     decided_by: str | None = Field(default=None, max_length=200)
     decided_at: datetime | None = None
+
+
+class Lease(SQLModel, table=True):
+    """A role only one process may hold at a time ("telegram-poller": the one getUpdates consumer Telegram
+    allows per bot). The holder renews `expires_at` well before it passes; a process that dies stops renewing,
+    and another takes the role over once it has passed (see storage/leases.py)."""
+
+    name: str = Field(primary_key=True, max_length=32)
+    holder: str = Field(max_length=128)  # "host:pid:random", unique per process run
+    expires_at: datetime
+    acquired_at: datetime  # when the current holder took it over (a renewal keeps it)

@@ -3,13 +3,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import or_, update
+from sqlalchemy import ColumnElement, insert, or_, update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from storage.models import Outbox
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
+QUEUED = "outbox_queued"  # in session.info: this transaction queued messages (the sender is woken after commit)
 
 
 def enqueue(session: AsyncSession, channel: str, chat_id: str, payload: dict, alert_id: int | None = None,
@@ -19,33 +21,70 @@ def enqueue(session: AsyncSession, channel: str, chat_id: str, payload: dict, al
     if now is not None:
         row.created_at = row.next_attempt_at = now
     session.add(row)
+    session.info[QUEUED] = True
     return row
+
+
+async def enqueue_many(session: AsyncSession, channel: str, messages: list[tuple[str, dict]], now: datetime) -> None:
+    """Add many (chat_id, payload) messages in one executemany, in the caller's transaction: a reminder round
+    queues thousands, and building an ORM object for each cost more than the round's queries."""
+    if messages:
+        await session.exec(insert(Outbox.__table__), params=[  # the table: no ORM processing per row
+            {"channel": channel, "chat_id": chat_id, "payload": payload, "status": PENDING, "attempts": 0,
+             "created_at": now, "next_attempt_at": now} for chat_id, payload in messages])
+        session.info[QUEUED] = True
+
+
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    """Pending rows, or rows whose sender's lease ran out (it died or hung): those come back."""
+    return or_(Outbox.status == PENDING, (Outbox.status == SENDING) & (Outbox.lease_until < now))
 
 
 async def claim_due(session: AsyncSession, channel: str, now: datetime, limit: int,
                     lease: timedelta) -> list[Outbox]:
     """Claim up to `limit` due rows of a channel: pending ones, or ones whose sender's lease ran out.
 
-    Each row is claimed by a conditional UPDATE, so two senders on one database never take the same row.
+    Two senders on one database never take the same row. On PostgreSQL the due rows are locked with
+    SELECT ... FOR UPDATE SKIP LOCKED: concurrent senders each take other rows at once, without waiting on
+    each other's locks. On SQLite, whose one writer needs no row locks, each row is taken by a conditional
+    UPDATE. The claim holds until `now + lease`; the caller's transaction must commit it.
     """
     due = (select(Outbox.id)
-           .where(Outbox.channel == channel, Outbox.next_attempt_at <= now,
-                  or_(Outbox.status == PENDING, (Outbox.status == SENDING) & (Outbox.lease_until < now)))
+           .where(Outbox.channel == channel, Outbox.next_attempt_at <= now, _claimable(now))
            .order_by(Outbox.next_attempt_at, Outbox.id).limit(limit))
-    claimed = []
-    for row_id in (await session.exec(due)).all():
-        result = await session.exec(
-            update(Outbox)
-            .where(Outbox.id == row_id,
-                   or_(Outbox.status == PENDING, (Outbox.status == SENDING) & (Outbox.lease_until < now)))
-            .values(status=SENDING, lease_until=now + lease, attempts=Outbox.attempts + 1))
-        if result.rowcount == 1:
-            claimed.append(row_id)
+    take = _claim_skipping_locked if session.bind.dialect.name == "postgresql" else _claim_one_by_one
+    claimed = await take(session, due, now, lease)
     if not claimed:
         return []
     rows = await session.exec(select(Outbox).where(Outbox.id.in_(claimed)).order_by(Outbox.id)
                               .execution_options(populate_existing=True))
     return list(rows.all())
+
+
+def _take(now: datetime, lease: timedelta) -> dict:
+    return {"status": SENDING, "lease_until": now + lease, "attempts": Outbox.attempts + 1}
+
+
+async def _claim_skipping_locked(session: AsyncSession, due: SelectOfScalar[int], now: datetime,
+                                 lease: timedelta) -> list[int]:
+    """PostgreSQL: lock the due rows no other transaction holds, and take them all in one UPDATE. The locks
+    last until the caller commits; by then the rows are `sending`, so no later query finds them due."""
+    ids = list((await session.exec(due.with_for_update(skip_locked=True))).all())
+    if ids:
+        await session.exec(update(Outbox).where(Outbox.id.in_(ids)).values(**_take(now, lease)))
+    return ids
+
+
+async def _claim_one_by_one(session: AsyncSession, due: SelectOfScalar[int], now: datetime,
+                            lease: timedelta) -> list[int]:
+    """SQLite: a conditional UPDATE per row; a row another sender took in between is not taken again."""
+    claimed = []
+    for row_id in (await session.exec(due)).all():
+        result = await session.exec(update(Outbox).where(Outbox.id == row_id, _claimable(now))
+                                    .values(**_take(now, lease)))
+        if result.rowcount == 1:
+            claimed.append(row_id)
+    return claimed
 
 
 async def mark_sent(session: AsyncSession, row_id: int, message_id: str | None, now: datetime) -> None:

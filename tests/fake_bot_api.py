@@ -16,9 +16,11 @@ import inspect
 import itertools
 import json
 import mimetypes
+import random
 import re
 import time
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from types import EllipsisType
 from typing import Any, TypeVar
@@ -74,6 +76,19 @@ class ApiError(Exception):
         if self.retry_after is not None:
             body["parameters"] = {"retry_after": self.retry_after}
         return web.json_response(body, status=self.code)
+
+
+@dataclass
+class _FaultPlan:
+    """Random faults of ``inject_faults``: which calls, how often, of which kinds."""
+
+    rate: float
+    kinds: tuple[str, ...]
+    methods: set[str]
+    rng: random.Random
+    retry_after: int
+    may_block: set[int]
+    hold: float
 
 
 @dataclass
@@ -290,6 +305,9 @@ class FakeBotAPI:
         self.webhook: JSON = {}  # url and secret_token once setWebhook was called: updates are POSTed there
         self.webhook_responses: list[int] = []  # HTTP status of each delivery to the webhook
         self._webhook_tasks: set[asyncio.Task] = set()
+        self._fault_plan: _FaultPlan | None = None
+        self.faults: Counter[str] = Counter()  # random faults injected, by kind ("429", "500", ...)
+        self.fetches: Counter[int] = Counter()  # update id -> how many getUpdates answers carried it
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -335,6 +353,7 @@ class FakeBotAPI:
             failures = self._failures.get(_norm(method))
             if failures:
                 raise failures.pop(0)
+            await self._random_fault(method, params)
             result = handler(params)
             if inspect.isawaitable(result):
                 result = await result
@@ -570,6 +589,7 @@ class FakeBotAPI:
         limit = min(max(int(params.get("limit") or 100), 1), 100)
         timeout = float(params.get("timeout") or 0)
         await self._wait(lambda: True if self._pending else None, timeout)
+        self.fetches.update(u["update_id"] for u in self._pending[:limit])
         return copy.deepcopy(self._pending[:limit])
 
     def _m_sendMessage(self, params: JSON) -> JSON:
@@ -965,3 +985,58 @@ class FakeBotAPI:
         self._failures.setdefault(_norm(method), []).extend(
             ApiError(error_code, description, retry_after) for _ in range(count)
         )
+
+    def inject_faults(self, rate: float, kinds: Iterable[str] = ("429", "500", "timeout", "403"),
+                      seed: int = 0, methods: Iterable[str] = ("sendMessage",), retry_after: int = 1,
+                      may_block: Iterable[int] = (), hold: float = 30.0) -> None:
+        """From now on, fail a share ``rate`` of the calls of ``methods`` at random (seeded), each with
+        one of ``kinds``:
+
+        - "429": Too Many Requests with ``retry_after`` seconds;
+        - "500": Internal Server Error;
+        - "timeout": the request is held up to ``hold`` seconds, longer than the client waits, and is
+          never carried out (the client hangs up; aiohttp then cancels the handler);
+        - "403": "Forbidden: bot was blocked by the user", only for chats in ``may_block`` (for the
+          others another kind is drawn); that chat then stays blocked, as after ``block``.
+
+        ``faults`` counts what was injected; ``rate=0`` stops injecting.
+        """
+        unknown = set(kinds) - {"429", "500", "timeout", "403"}
+        if unknown:
+            raise ValueError(f"unknown fault kinds {sorted(unknown)}")
+        self._fault_plan = _FaultPlan(rate, tuple(kinds), {_norm(m) for m in methods}, random.Random(seed),
+                                      retry_after, set(may_block), hold) if rate > 0 else None
+
+    async def _random_fault(self, method: str, params: JSON) -> None:
+        plan = self._fault_plan
+        if plan is None or _norm(method) not in plan.methods or plan.rng.random() >= plan.rate:
+            return
+        chat_id = params.get("chat_id")
+        kinds = [k for k in plan.kinds if k != "403" or chat_id in plan.may_block]
+        if not kinds:
+            return
+        kind = plan.rng.choice(kinds)
+        self.faults[kind] += 1
+        if kind == "429":
+            raise ApiError(429, f"Too Many Requests: retry after {plan.retry_after}", plan.retry_after)
+        if kind == "500":
+            raise ApiError(500, "Internal Server Error")
+        if kind == "403":
+            self._blocked.add(chat_id)  # type: ignore[arg-type]
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+        await asyncio.sleep(plan.hold)  # cancelled when the client gives up first, as it should
+        raise ApiError(504, "Gateway Timeout")
+
+    async def wait_until(self, condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+        """Wait (on the fake's state changes, not on time) until ``condition()`` holds; whether it did."""
+        return bool(await self._wait(lambda: True if condition() else None, timeout))
+
+    def blocked(self) -> set[int]:
+        """Chats that refuse the bot: ``block``ed, or blocked by an injected 403."""
+        return set(self._blocked)
+
+    def deliveries(self) -> Counter[tuple[int, str]]:
+        """How many times each (chat, text or caption) was delivered: only messages Telegram would
+        show, never failed or timed-out calls."""
+        return Counter((chat_id, msg.get("text", msg.get("caption", "")))
+                       for chat_id, messages in self._sent.items() for msg in messages)
