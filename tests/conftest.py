@@ -3,8 +3,7 @@ from __future__ import annotations
 
 import logging
 import re
-
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -25,7 +24,7 @@ class Clock:
     """Time that moves only when the test says so."""
 
     def __init__(self, local: datetime) -> None:
-        self.current = local.replace(tzinfo=TZ).astimezone(timezone.utc)
+        self.current = local.replace(tzinfo=TZ).astimezone(UTC)
 
     def __call__(self) -> datetime:
         return self.current
@@ -34,7 +33,7 @@ class Clock:
         self.current += timedelta(**delta)
 
     def set_local(self, local: datetime) -> None:
-        self.current = local.replace(tzinfo=TZ).astimezone(timezone.utc)
+        self.current = local.replace(tzinfo=TZ).astimezone(UTC)
 
 
 @pytest.fixture

@@ -139,7 +139,7 @@ def test_placeholders_match_between_languages() -> None:
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_every_text_formats_with_its_placeholders(lang: str) -> None:
     for key, (text, _) in po_entries(lang).items():
-        params = {name: "x" for name in placeholders(text)}
+        params = dict.fromkeys(placeholders(text), "x")
         assert t(lang, key, **params)  # no KeyError or stray brace
 
 

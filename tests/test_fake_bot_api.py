@@ -188,7 +188,7 @@ async def test_set_my_commands_per_language(fake: FakeBotAPI, bot: Bot) -> None:
     assert (await bot.get_my_commands(language_code="en"))[1] == BotCommand("help", "Help")
     await bot.delete_my_commands(language_code="en")
     assert fake.commands("en") == []
-    with pytest.raises(BadRequest, match="(?i)bot_command_invalid"):
+    with pytest.raises(BadRequest, match=r"(?i)bot_command_invalid"):
         await bot.set_my_commands([BotCommand("Bad-Name", "x")])
 
 
@@ -221,16 +221,16 @@ async def test_long_polling_returns_promptly(fake: FakeBotAPI, bot: Bot) -> None
 
 @pytest.mark.asyncio
 async def test_bot_api_errors_and_media(fake: FakeBotAPI, bot: Bot) -> None:
-    with pytest.raises(BadRequest, match="(?i)can't parse entities"):
+    with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
         await bot.send_message(USER, "<b>unclosed", parse_mode=ParseMode.HTML)
-    with pytest.raises(BadRequest, match="(?i)chat not found"):
+    with pytest.raises(BadRequest, match=r"(?i)chat not found"):
         await bot.send_message(999, "who?")
     fake.block(USER)
-    with pytest.raises(Forbidden, match="(?i)blocked"):
+    with pytest.raises(Forbidden, match=r"(?i)blocked"):
         await bot.send_message(USER, "hi")
     fake.block(USER, blocked=False)
     msg = await bot.send_message(USER, "same")
-    with pytest.raises(BadRequest, match="(?i)not modified"):
+    with pytest.raises(BadRequest, match=r"(?i)not modified"):
         await bot.edit_message_text("same", USER, msg.message_id)
     photo = await bot.send_photo(USER, b"\xff\xd8jpeg", caption="ảnh")
     assert photo.caption == "ảnh"
@@ -294,11 +294,11 @@ async def test_html_entities_edits_and_after(fake: FakeBotAPI, bot: Bot) -> None
     got = await fake.wait_for_message(USER, after=after)
     assert got["message_id"] == msg.message_id and got["raw_text"].startswith("🏥 <b>")
     await bot.edit_message_reply_markup(USER, msg.message_id)  # removes the keyboard
-    assert fake.buttons((await fake.wait_for_edit(USER, msg.message_id))) == []
+    assert fake.buttons(await fake.wait_for_edit(USER, msg.message_id)) == []
     photo = await bot.send_photo(USER, b"img", caption="old")
     await bot.edit_message_caption(USER, photo.message_id, caption="new")
     assert (await fake.wait_for_edit(USER, photo.message_id))["caption"] == "new"
-    with pytest.raises(BadRequest, match="(?i)no text in the message"):
+    with pytest.raises(BadRequest, match=r"(?i)no text in the message"):
         await bot.edit_message_text("x", USER, photo.message_id)
     update = await fake.send_photo(USER, b"from user", caption="ảnh chụp")
     file = await bot.get_file(update["message"]["photo"][-1]["file_id"])
