@@ -98,7 +98,7 @@ class Core:
             async with self.db.session() as session:
                 if not await self.first_delivery(session, inc):
                     log.info("a %s update delivered again was ignored", inc.channel)
-                    return []
+                    return await self._question_again(session, inc)
                 account = await self.account_for(session, inc)
                 ctx = Context(session=session, account=account, core=self, incoming=inc)
                 replies = await dispatch(ctx)
@@ -111,6 +111,16 @@ class Core:
         if queued:  # waking the sender after every update cost it a query each time, for nothing
             self.outbox_ready.set()
         return replies
+
+    async def _question_again(self, session: AsyncSession, inc: Incoming) -> list[Reply]:
+        """A redelivered update is not acted on again, but its answer may have been lost with a crash:
+        in a private chat the person sees the question they are on, never silence."""
+        from handlers.dispatch import current_question
+
+        if inc.chat_type != "private":
+            return []
+        account = await self.account_for(session, inc)
+        return await current_question(Context(session=session, account=account, core=self, incoming=inc))
 
     async def first_delivery(self, session: AsyncSession, inc: Incoming) -> bool:
         """Record the update as processed, in the transaction of its effects: False if it was before."""
