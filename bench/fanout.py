@@ -37,6 +37,7 @@ from storage.db import Database
 from storage.models import Outbox
 
 WARM_UP = 2.0
+STEADY_LIMIT = 120.0
 
 
 async def fanout(url: str, people: int, seconds: float) -> list[list[object]]:
@@ -47,13 +48,16 @@ async def fanout(url: str, people: int, seconds: float) -> list[list[object]]:
     seeded = time.perf_counter() - started
     now = [datetime(2026, 11, 29, 8, 0, tzinfo=TZ)]
     core = Core(db, load_rules(), TZ, admin_chats=[("telegram", "999")], clock=lambda: now[0])
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     done = await Scheduler(core).tick()
-    enqueue = time.perf_counter() - started
+    enqueue, enqueue_cpu = time.perf_counter() - started, time.process_time() - cpu
     now[0] = now[0].replace(minute=1)
     started = time.perf_counter()
-    await Scheduler(core).tick()
-    steady = time.perf_counter() - started
+    try:  # bounded: a bad query plan here once took hours for 100,000 people (see docs/performance.md)
+        await asyncio.wait_for(Scheduler(core).tick(), STEADY_LIMIT)
+        steady = f"{time.perf_counter() - started:.2f} s"
+    except TimeoutError:
+        steady = f"> {STEADY_LIMIT:.0f} s (stopped)"
     async with db.session() as session:
         queued = (await session.exec(select(func.count()).select_from(Outbox))).scalar_one()
     rate, pace = await send_rate(core, seconds)
@@ -62,7 +66,8 @@ async def fanout(url: str, people: int, seconds: float) -> list[list[object]]:
         [f"seed {people:,} people (bulk insert)", f"{seeded:.1f} s", "", ""],
         [f"08:00 tick: select + claim + enqueue ({done['remind']:,} reminders, {queued:,} rows)",
          f"{enqueue:.2f} s", "≤ 5 s", "met" if enqueue <= 5 else "NOT met"],
-        ["08:01 tick (steady state, nothing due)", f"{steady:.2f} s", "", ""],
+        ["  the same, CPU time of this process", f"{enqueue_cpu:.2f} s", "", ""],
+        ["08:01 tick (steady state, nothing due)", steady, "", ""],
         [f"send rate over {seconds:.0f} s (Telegram deliverer, fake API)", f"{rate:.1f}/s",
          f"≥ {0.95 * pace:.2f}/s (95 % of {pace:.0f}/s)", "met" if rate >= 0.95 * pace else "NOT met"],
     ]
