@@ -3,7 +3,7 @@
     python bench/alert_latency.py [--postgres URL] [--alerts 60] [--background 20] [--think 1.0]
 
 The bot is `cachly run` as deployed (bot/app.py TelegramBot: long polling, the core, the outbox sender woken by
-core.outbox_ready, python-telegram-bot's AIORateLimiter at Telegram's 30 messages/s) against the fake Bot API
+core.outbox_ready, the production rate limiter at Telegram's 30 messages/s, bot/limits.py) against the fake Bot API
 (bench/fake_telegram.py, its own process), which plays the people and records when each message arrives:
 
 - `--background` people check in over and over (/khaibao and 5 answers, each answer `--think` seconds after
@@ -32,6 +32,7 @@ from common import (
     db_label,
     machine,
     percentile,
+    reply_latencies,
     seed_people,
     seed_stations,
     table,
@@ -44,23 +45,6 @@ from storage.db import Database
 STATIONS = 135
 WARM_UP = 5.0  # seconds of background check-ins before the first danger check-in
 DANGER_THINK = 0.3
-
-
-def reply_latencies(pushes: dict[str, list[float]], sends: list[tuple[float, int]], users: list[int]) -> list[float]:
-    """For each message of the background people, the wait for the bot's next message to them."""
-    to_chat: dict[int, list[float]] = {}
-    for at, chat in sends:
-        to_chat.setdefault(chat, []).append(at)
-    waits = []
-    for user in users:
-        replies = iter(sorted(to_chat.get(user, [])))
-        reply = next(replies, None)
-        for sent in sorted(pushes.get(str(user), [])):
-            while reply is not None and reply < sent:
-                reply = next(replies, None)
-            if reply is not None:
-                waits.append(reply - sent)
-    return waits
 
 
 async def measure(fake: FakeTelegram, url: str, groups: dict[int, int], args) -> tuple[list[float], list[float]]:

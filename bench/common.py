@@ -182,6 +182,24 @@ class FakeTelegram:
         return await self._call("GET", "/control/report", token)
 
 
+def reply_latencies(pushes: dict[str, list[float]], sends: list[tuple[float, int]], users: list[int]) -> list[float]:
+    """For each message the `users` sent (a closed loop: each waits for an answer), the wait for the bot's next
+    message to them; a message still unanswered at the end is left out."""
+    to_chat: dict[int, list[float]] = {}
+    for at, chat in sends:
+        to_chat.setdefault(chat, []).append(at)
+    waits = []
+    for user in users:
+        replies = iter(sorted(to_chat.get(user, [])))
+        reply = next(replies, None)
+        for sent in sorted(pushes.get(str(user), [])):
+            while reply is not None and reply < sent:
+                reply = next(replies, None)
+            if reply is not None:
+                waits.append(reply - sent)
+    return waits
+
+
 def percentile(values: Sequence[float], share: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))]

@@ -24,6 +24,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from common import (
+    FIRST_USER,
     ROOT,
     TOKEN,
     TZ,
@@ -33,6 +34,8 @@ from common import (
     checkin_texts,
     db_label,
     machine,
+    percentile,
+    reply_latencies,
     seed_people,
     seed_stations,
     table,
@@ -64,7 +67,7 @@ async def run_bot(fake: FakeTelegram, url: str, seconds: float, log_path: Path) 
         try:
             first_poll = await first_get_updates(fake, process)
             figures = {"startup": first_poll - started, "rss_started": status_kb(process.pid, "VmRSS") / 1024}
-            await fake.script([{"user": 10_000 + i, "texts": checkin_texts(), "think": 1.0, "loop": True,
+            await fake.script([{"user": FIRST_USER + i, "texts": checkin_texts(), "think": 1.0, "loop": True,
                                 "start_after": i * 0.05} for i in range(CHATTING)])
             deadline = time.monotonic() + seconds
             while time.monotonic() < deadline and process.returncode is None:
@@ -80,7 +83,11 @@ async def run_bot(fake: FakeTelegram, url: str, seconds: float, log_path: Path) 
                 stopping = time.monotonic()
                 await process.wait()
                 figures["shutdown"] = time.monotonic() - stopping
-    figures["sent"] = len((await fake.report())["sends"])
+    report = await fake.report()
+    figures["sent"] = len(report["sends"])
+    chatting = [FIRST_USER + i for i in range(CHATTING)]
+    figures["replies"] = reply_latencies(report["pushes"], [(t, c) for t, c in report["sends"]], chatting)
+    figures["asked"] = sum(len(report["pushes"].get(str(u), [])) for u in chatting)
     return figures
 
 
@@ -120,6 +127,7 @@ async def main() -> None:
             log_path = Path(folder) / "bot.log"
             figures = await run_bot(fake, url, args.seconds, log_path)
             queued = round_seconds(log_path)
+    replies = [r * 1000 for r in figures["replies"]] or [0.0]
     print(f"Bot process with {args.people:,} registered people on {db_label(args.postgres)}; {machine()}")
     print(table(["", "figure", "target", ""], [
         ["start-up: spawn → first getUpdates", f"{figures['startup']:.2f} s", "≤ 3 s",
@@ -130,6 +138,10 @@ async def main() -> None:
         ["resident memory at the end", f"{figures['rss_end']:.0f} MB", "", ""],
         ["first sweep (reminders for everyone) queued after start", queued, "", ""],
         ["messages delivered meanwhile (reminders and replies)", figures["sent"], "", ""],
+        [f"{CHATTING} people checking in meanwhile: messages sent, answered", figures["asked"],
+         len(figures["replies"]), ""],
+        ["  wait for the bot's reply: p50, p95", f"{percentile(replies, 0.5):.0f} ms",
+         f"{percentile(replies, 0.95):.0f} ms", ""],
         ["shutdown on SIGTERM", f"{figures.get('shutdown', 0):.1f} s", "", ""],
     ]))
 

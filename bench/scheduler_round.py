@@ -10,13 +10,9 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import UTC, date, datetime
-from pathlib import Path
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
-from sqlalchemy import insert
-
-sys.path.insert(0, str(Path(__file__).parents[1]))
+from common import TZ, seed_people, seed_stations  # also puts the repository on sys.path
 
 from conversations.messages import Incoming
 from handlers.core import Core
@@ -24,25 +20,11 @@ from health.rules import load_rules
 from scheduler.runner import Scheduler
 from storage.db import Database
 from storage.migrate import upgrade
-from storage.models import Account, Person
-from storage.stations import import_units_csv
-
-TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-UNITS = Path(__file__).parents[1] / "storage" / "data" / "gia-lai-2025-units.csv"
 
 
 async def seed(db: Database, people: int) -> None:
-    async with db.session() as session:
-        await import_units_csv(session, UNITS)
-    registered = datetime(2026, 11, 27, tzinfo=UTC)
-    async with db.engine.begin() as connection:
-        await connection.execute(insert(Account), [
-            {"channel": "telegram", "external_id": str(10_000 + i), "language": "vi"} for i in range(people)])
-        await connection.execute(insert(Person), [
-            {"account_id": i + 1, "is_self": True, "full_name": f"Người {i}", "birth_year": 1980, "gender": "male",
-             "phone": "0912000000", "station_id": 1 + i % 135, "address": "1 Lê Lợi", "category": "f1",
-             "start_date": date(2026, 11, 28), "end_date": date(2026, 12, 10), "status": "active",
-             "consent_at": registered, "created_at": registered} for i in range(people)])
+    await seed_stations(db)
+    await seed_people(db, people)
 
 
 async def main(people: int) -> None:

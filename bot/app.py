@@ -10,9 +10,10 @@ from datetime import timedelta
 from urllib.parse import urlparse
 
 from telegram import Update
-from telegram.ext import AIORateLimiter, Application, BaseRateLimiter, ContextTypes, TypeHandler
+from telegram.ext import Application, BaseRateLimiter, ContextTypes, TypeHandler
 
 from bot import telegram as tg
+from bot.limits import RepliesFirst
 from bot.long_polling import LongPolling
 from bot.polling import PollerLease
 from bot.sender import OutboxSender
@@ -63,13 +64,14 @@ class TelegramBot:
     def __init__(self, settings: Settings, core: Core | None = None, poll_timeout: int = 10,
                  rate_limiter: BaseRateLimiter | None = None, read_timeout: float | None = None) -> None:
         """`rate_limiter` and `read_timeout` (seconds to wait for Telegram's answer, default 5) are for tests
-        that inject faults: production keeps PTB's limiter, which waits out a 429 itself up to 3 times."""
+        that inject faults: production keeps PTB's limiter, which waits out a 429 itself up to 3 times, with
+        direct replies served before the outbox's background rows (bot/limits.py)."""
         self.settings = settings
         self.core = core or build_core(settings)
         self.poll_timeout = poll_timeout
         builder = (Application.builder().token(settings.telegram_token).base_url(settings.telegram_base_url)
                    .base_file_url(file_url(settings.telegram_base_url))
-                   .rate_limiter(rate_limiter or AIORateLimiter(max_retries=3)))
+                   .rate_limiter(rate_limiter or RepliesFirst()))
         if read_timeout is not None:
             builder = builder.read_timeout(read_timeout)
         self.app = builder.build()

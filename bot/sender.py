@@ -6,6 +6,7 @@ import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextvars import ContextVar
 from datetime import timedelta
 
 from aiolimiter import AsyncLimiter
@@ -20,6 +21,9 @@ log = logging.getLogger(__name__)
 Deliver = Callable[[str, dict], Awaitable[str | None]]  # (chat_id, payload) -> sent message id
 MAX_ATTEMPTS = 12
 STOP_GRACE_SECONDS = 5.0  # a round under way may finish its database work; cancelling it mid-query spills tracebacks
+# True while a message that may wait for people's direct replies is delivered (every row but an alert): a
+# channel's rate limiter reads it to serve replies first (bot/limits.py).
+BACKGROUND: ContextVar[bool] = ContextVar("outbox_background", default=False)
 
 
 class RetryLater(Exception):
@@ -74,6 +78,7 @@ class OutboxSender:
     async def _deliver_chat(self, rows: list[Outbox]) -> None:
         for row in rows:
             async with self.pace:
+                BACKGROUND.set(row.alert_id is None)  # this chat's task only: gather gave it a context of its own
                 await self._deliver_one(row.id, row.chat_id, row.payload, row.attempts)
 
     async def _deliver_one(self, row_id: int, chat_id: str, payload: dict, attempts: int) -> None:
