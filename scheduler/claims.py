@@ -6,10 +6,11 @@ import sqlite3
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Exists, String, cast, exists, literal
+from sqlalchemy import ColumnElement, Exists, String, cast, exists, literal, true
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from storage.bulk import field, json_rows
 from storage.models import Claim
 from storage.once import dialect_insert, insert_once
 
@@ -29,19 +30,21 @@ async def claim_many(session: AsyncSession, kind: str, subjects: list[str], day:
     dialect = session.bind.dialect.name
     if dialect != "postgresql" and sqlite3.sqlite_version_info < (3, 35):  # no RETURNING before SQLite 3.35
         return {s for s in subjects if await claim(session, kind, s, day, now, slot)}
-    insert = dialect_insert(session)
     # One order for every caller: two processes' rounds inserting the same claims in different orders would
     # each wait for the other's uncommitted rows (PostgreSQL: a deadlock, and one round fails until next tick).
     subjects = sorted(set(subjects))
     if not subjects:
         return set()
-    # One statement compiled once, executed many: SQLAlchemy sends it in pages of multi-row VALUES, in this
-    # order ("insertmanyvalues"). Building one .values([...]) per page compiled 2,500 parameters each time.
-    # The table, not the model: an ORM bulk insert processes each row in Python, several times slower.
+    # The subjects as one JSON parameter (storage.bulk), the other columns bound once: per-row parameters
+    # cost more Python than the database's work. The table, not the model: no ORM processing per row.
     table = Claim.__table__
-    statement = insert(table).on_conflict_do_nothing(index_elements=UNIQUE).returning(table.c.subject)
-    values = [{"kind": kind, "subject": s, "day": day, "slot": slot, "claimed_at": now} for s in subjects]
-    return set((await session.exec(statement, params=values)).scalars().all())
+    rows = json_rows(session, [[s] for s in subjects])  # in this order: the database inserts them so
+    # SQLite needs a WHERE in the SELECT of an INSERT ... SELECT ... ON CONFLICT, or it misreads the ON.
+    source = select(literal(kind, String), field(session, rows, 0), literal(day, table.c.day.type),
+                    literal(slot, String), literal(now, table.c.claimed_at.type)).where(true())
+    statement = (dialect_insert(session)(table).from_select([*UNIQUE, "claimed_at"], source)
+                 .on_conflict_do_nothing(index_elements=UNIQUE).returning(table.c.subject))
+    return set((await session.exec(statement)).scalars().all())
 
 
 async def claimed(session: AsyncSession, kind: str, subject: str, day: date, slot: str = "") -> bool:

@@ -11,6 +11,7 @@ write lock is never held for long.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections import defaultdict
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -54,10 +55,16 @@ async def silent_people(session: AsyncSession, day: date, slot: str, *where: Any
 
 def reminder(account: Account | Row, people: list[Person] | list[Row], slot: str, kind: str) -> Reply:
     """One message per account naming everyone it still has to declare for."""
-    lang = account.language
+    text, label = _reminder_texts(account.language, kind)
     names = ", ".join(p.full_name for p in people)
     target = f"go:checkin:{people[0].id}" if len(people) == 1 else "go:checkin"
-    return Reply(t(lang, f"remind.{kind}", slot=slot, names=names), [[Button(t(lang, "menu.checkin"), target)]])
+    return Reply(text.format(slot=slot, names=names), [[Button(label, target)]])
+
+
+@functools.cache
+def _reminder_texts(lang: str, kind: str) -> tuple[str, str]:
+    """The reminder's text (to format) and button label: looked up once, not for each of 100,000 people."""
+    return t(lang, f"remind.{kind}"), t(lang, "menu.checkin")
 
 
 class _Batches:
@@ -92,25 +99,33 @@ async def remind_round(session: AsyncSession, core: Core, now: datetime) -> int:
             where.append(unclaimed(REMIND, "person:", Person.id, day, window.slot))
         reminded = is_claimed(REMIND, "person:", Person.id, day, window.slot).label("reminded")
         rows = await silent_people(session, day, window.slot, *where, extra=(reminded, Person.created_at))
-        due: list[tuple[Row, list[Row], str]] = []
-        for _account_id, group in groupby(rows, key=lambda r: r.account_id):
-            people = list(group)
-            due_at = reminder_time(window, people[0].reminder_times)
-            by_kind: dict[str, list[Row]] = defaultdict(list)
-            for person in people:
-                registered = core.to_local(person.created_at)
-                if now >= max(due_at, registered) + chase_after:
-                    # A late start (past N1) sends only the second reminder: once chased, a person is left out.
-                    by_kind[CHASE].append(person)
-                elif due_at <= now and registered <= due_at and not person.reminded:
-                    by_kind[REMIND].append(person)
-            due += [(people[0], chosen, kind) for kind, chosen in by_kind.items()]
+        due = _due(rows, window, now, chase_after)
         for start in range(0, len(due), BATCH):
             if start:
                 await _let_others_write(session, core)
             sent += await _remind(session, core, day, window, due[start:start + BATCH])
             await session.commit()
     return sent
+
+
+def _due(rows: list[Row], window: Window, now: datetime, chase_after: timedelta) -> list[tuple[Row, list[Row], str]]:
+    """(account, people, kind) of the messages due now, from the silent people of a window by account.
+    Times in UTC, as the rows' created_at: comparing datetimes of one time zone skips 400,000 offset lookups."""
+    now = now.astimezone(UTC)
+    due: list[tuple[Row, list[Row], str]] = []
+    for _account_id, group in groupby(rows, key=lambda r: r.account_id):
+        people = list(group)
+        due_at = reminder_time(window, people[0].reminder_times).astimezone(UTC)
+        by_kind: dict[str, list[Row]] = defaultdict(list)
+        for person in people:
+            registered = person.created_at
+            if now >= max(due_at, registered) + chase_after:
+                # A late start (past N1) sends only the second reminder: once chased, a person is left out.
+                by_kind[CHASE].append(person)
+            elif due_at <= now and registered <= due_at and not person.reminded:
+                by_kind[REMIND].append(person)
+        due += [(people[0], chosen, kind) for kind, chosen in by_kind.items()]
+    return due
 
 
 async def _let_others_write(session: AsyncSession, core: Core) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from sqlalchemy import JSON, Column, UniqueConstraint
+from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 
@@ -134,20 +134,37 @@ class BindCode(SQLModel, table=True):
     used_by_chat: str | None = Field(default=None, max_length=64)
 
 
-class Outbox(SQLModel, table=True):
-    """A message that must not be lost, written in the same transaction as its cause; the sender delivers it."""
+# The outbox rows still to deliver. Written out, not bound: SQLite uses a partial index only for a query whose
+# WHERE repeats the index's condition word for word (storage.outbox.claim_due does).
+UNDELIVERED = "status IN ('pending', 'sending')"
 
+
+def _partial(name: str, *columns: str, where: str) -> Index:
+    return Index(name, *columns, sqlite_where=text(where), postgresql_where=text(where))
+
+
+class Outbox(SQLModel, table=True):
+    """A message that must not be lost, written in the same transaction as its cause; the sender delivers it.
+
+    Partial indexes: a round inserts 100,000 rows and each delivery updates one, so each index covers only the
+    rows its query looks for (the sender's due rows, alerts' copies, failures for /undelivered)."""
+
+    __table_args__ = (
+        _partial("ix_outbox_due", "channel", "next_attempt_at", "id", where=UNDELIVERED),
+        _partial("ix_outbox_alert_id", "alert_id", where="alert_id IS NOT NULL"),
+        _partial("ix_outbox_failed", "created_at", where="status = 'failed'"),
+    )
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=16)
     chat_id: str = Field(max_length=64)
     payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # text + buttons
-    status: str = Field(default="pending", max_length=16, index=True)  # pending / sending / sent / failed
+    status: str = Field(default="pending", max_length=16)  # pending / sending / sent / failed
     attempts: int = Field(default=0)
-    next_attempt_at: datetime = Field(default_factory=utcnow, index=True)
+    next_attempt_at: datetime = Field(default_factory=utcnow)
     lease_until: datetime | None = None
     last_error: str | None = Field(default=None, max_length=500)
     sent_message_id: str | None = Field(default=None, max_length=64)
-    alert_id: int | None = Field(default=None, foreign_key="alert.id", index=True)
+    alert_id: int | None = Field(default=None, foreign_key="alert.id")
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
 

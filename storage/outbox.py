@@ -3,12 +3,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, insert, or_, update
+from sqlalchemy import ColumnElement, String, insert, literal, or_, text, update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
-from storage.models import Outbox
+from storage.bulk import field, json_rows
+from storage.models import UNDELIVERED, Outbox
 
 PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 QUEUED = "outbox_queued"  # in session.info: this transaction queued messages (the sender is woken after commit)
@@ -26,13 +27,18 @@ def enqueue(session: AsyncSession, channel: str, chat_id: str, payload: dict, al
 
 
 async def enqueue_many(session: AsyncSession, channel: str, messages: list[tuple[str, dict]], now: datetime) -> None:
-    """Add many (chat_id, payload) messages in one executemany, in the caller's transaction: a reminder round
-    queues thousands, and building an ORM object for each cost more than the round's queries."""
-    if messages:
-        await session.exec(insert(Outbox.__table__), params=[  # the table: no ORM processing per row
-            {"channel": channel, "chat_id": chat_id, "payload": payload, "status": PENDING, "attempts": 0,
-             "created_at": now, "next_attempt_at": now} for chat_id, payload in messages])
-        session.info[QUEUED] = True
+    """Add many (chat_id, payload) messages in one statement, in the caller's transaction: a reminder round
+    queues thousands, and per-row parameters (or ORM objects) cost more than the round's queries."""
+    if not messages:
+        return
+    table = Outbox.__table__
+    rows = json_rows(session, [[chat_id, payload] for chat_id, payload in messages])
+    at = literal(now, table.c.created_at.type)
+    source = select(literal(channel, String), field(session, rows, 0), field(session, rows, 1, as_json=True),
+                    literal(PENDING, String), literal(0), at, at)
+    await session.exec(insert(table).from_select(
+        ["channel", "chat_id", "payload", "status", "attempts", "created_at", "next_attempt_at"], source))
+    session.info[QUEUED] = True
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
@@ -49,8 +55,8 @@ async def claim_due(session: AsyncSession, channel: str, now: datetime, limit: i
     each other's locks. On SQLite, whose one writer needs no row locks, each row is taken by a conditional
     UPDATE. The claim holds until `now + lease`; the caller's transaction must commit it.
     """
-    due = (select(Outbox.id)
-           .where(Outbox.channel == channel, Outbox.next_attempt_at <= now, _claimable(now))
+    due = (select(Outbox.id)  # UNDELIVERED, literally: the condition of the index the query then uses
+           .where(Outbox.channel == channel, Outbox.next_attempt_at <= now, text(UNDELIVERED), _claimable(now))
            .order_by(Outbox.next_attempt_at, Outbox.id).limit(limit))
     take = _claim_skipping_locked if session.bind.dialect.name == "postgresql" else _claim_one_by_one
     claimed = await take(session, due, now, lease)

@@ -53,7 +53,7 @@ async def test_schema_diff_sees_a_missing_index(tmp_path: Path) -> None:
     engine = create_async_engine(url)
     try:
         async with engine.begin() as conn:
-            await conn.execute(text("DROP INDEX ix_outbox_status"))
+            await conn.execute(text("DROP INDEX ix_outbox_due"))
     finally:
         await engine.dispose()
     diff = await schema_diff(url)
