@@ -17,7 +17,7 @@ from conversations.runtime import Context
 from health.rules import Rules
 from locales import language_for, t
 from storage.db import Database
-from storage.models import Account, ProcessedUpdate
+from storage.models import Account, ConversationState, ProcessedUpdate
 from storage.once import insert_once
 from storage.outbox import QUEUED
 
@@ -130,8 +130,14 @@ class Core:
         return await insert_once(session, ProcessedUpdate, values, ["channel", "update_id"])
 
     async def account_for(self, session: AsyncSession, inc: Incoming) -> Account:
-        query = select(Account).where(Account.channel == inc.channel, Account.external_id == inc.user_id)
-        account = (await session.exec(query)).first()
+        # With its conversation state, if any: the session keeps it, and conversations.runtime.load_state then
+        # finds it there instead of asking the database again (one query less for most updates).
+        query = (select(Account, ConversationState)
+                 .outerjoin(ConversationState, ConversationState.account_id == Account.id)
+                 .where(Account.channel == inc.channel, Account.external_id == inc.user_id))
+        found = (await session.exec(query)).first()
+        account = found[0] if found else None
+        session.info["conversation_state"] = found and found[1]  # the identity map holds objects weakly
         if account is None:
             account = Account(channel=inc.channel, external_id=inc.user_id, language=language_for(inc.language_code),
                               created_at=self.utcnow())
