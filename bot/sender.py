@@ -14,6 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from conversations.unreachable import mark_unreachable
 from handlers.core import Core
+from storage.chats import move_chat
 from storage.models import Outbox
 from storage.outbox import claim_due, mark_failed, mark_retry, mark_sent
 
@@ -41,6 +42,14 @@ class Undeliverable(Exception):
     def __init__(self, reason: str, unreachable: bool = False) -> None:
         super().__init__(reason)
         self.unreachable = unreachable
+
+
+class Moved(Exception):
+    """The chat has a new id (Telegram: a group upgraded to a supergroup); its messages go there now."""
+
+    def __init__(self, chat_id: str) -> None:
+        super().__init__("the chat has a new id")
+        self.chat_id = chat_id
 
 
 def backoff(attempts: int) -> float:
@@ -86,6 +95,11 @@ class OutboxSender:
             message_id = await self.deliver(chat_id, payload)
         except RetryLater as exc:
             await self._retry(row_id, str(exc), exc.seconds, attempts)
+        except Moved as exc:  # this row and the chat's others are due again at once, at the new id
+            log.info("outbox %s: the chat has a new id; its binding and messages follow it", row_id)
+            async with self._write() as session:
+                await move_chat(session, self.channel, chat_id, exc.chat_id, self.core.utcnow())
+            self.core.outbox_ready.set()
         except Undeliverable as exc:
             log.warning("outbox %s: undeliverable: %s", row_id, exc)
             async with self._write() as session:

@@ -19,9 +19,9 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.error import BadRequest, Forbidden, RetryAfter
+from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter
 
-from bot.sender import RetryLater, Undeliverable
+from bot.sender import Moved, RetryLater, Undeliverable
 from conversations.messages import Attachment, Incoming, Reply
 from locales import LANGUAGES, t
 
@@ -50,6 +50,10 @@ async def to_incoming(update: Update) -> Incoming | None:
     message = update.message
     if message is None:
         return None
+    if message.migrate_to_chat_id or message.migrate_from_chat_id:  # said in the old chat, and in the new
+        old, new = (chat.id, message.migrate_to_chat_id) if message.migrate_to_chat_id else \
+            (message.migrate_from_chat_id, chat.id)
+        return Incoming(**common, chat_moved=(str(old), str(new)))
     if message.contact is not None:
         own = message.contact.user_id in (None, user.id)
         return Incoming(**common, contact_phone=message.contact.phone_number, contact_is_own=own)
@@ -133,6 +137,8 @@ def deliverer(bot: Bot):
         except RetryAfter as exc:
             raise RetryLater(float(exc.retry_after if isinstance(exc.retry_after, int | float)
                                    else exc.retry_after.total_seconds())) from None
+        except ChatMigrated as exc:  # a group upgraded to a supergroup
+            raise Moved(str(exc.new_chat_id)) from None
         except Forbidden as exc:  # blocked by the person, or the bot is no longer in the group
             raise Undeliverable(f"Forbidden: {exc.message}", unreachable=True) from None
         except BadRequest as exc:

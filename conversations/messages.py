@@ -33,6 +33,7 @@ class Incoming:
     document: Attachment | None = None  # a sent file, already downloaded by the channel
     document_too_large: bool = False  # a file the channel would not download
     update_id: str | None = None  # the channel's id of this update, to act on a redelivered one only once
+    chat_moved: tuple[str, str] | None = None  # (old, new): the chat got a new id (a group became a supergroup)
 
     @property
     def command(self) -> tuple[str, list[str]] | None:

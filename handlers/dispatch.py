@@ -74,6 +74,8 @@ BUTTONS = {  # by the payload's prefix, "alert:ack:12" -> "alert"
 
 async def dispatch(ctx: Context) -> list[Reply]:
     inc = ctx.incoming
+    if inc.chat_moved is not None:
+        return await staff.group_moved(ctx)
     if inc.button is not None:
         handler = BUTTONS.get(inc.button.split(":", 1)[0])
         if handler is not None:

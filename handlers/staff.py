@@ -14,6 +14,7 @@ from handlers.access import access, actor, require
 from scheduler.report import report_replies
 from storage.attempts import may_try, note_try
 from storage.audit import record
+from storage.chats import move_chat
 from storage.models import Alert, GroupBinding, Station
 from storage.outbox import sent_copies
 from storage.roles import ADMIN, PROVINCE, STAFF
@@ -42,6 +43,16 @@ async def bind(ctx: Context) -> list[Reply]:
     if result.station is None:
         return [Reply(ctx.t("bind.ok_province"))]
     return [Reply(ctx.t("bind.ok", station=result.station.full_name or result.station.name))]
+
+
+async def group_moved(ctx: Context) -> list[Reply]:
+    """Telegram upgraded the group to a supergroup, under a new id: the binding follows, without a word to the
+    group (Telegram tells it). Said by Telegram itself, in both chats: no member can fake it."""
+    old, new = ctx.incoming.chat_moved
+    if await move_chat(ctx.session, ctx.incoming.channel, old, new, ctx.core.utcnow()):  # once of the two
+        record(ctx.session, actor(ctx), "binding.moved", "binding", f"{ctx.incoming.channel}:{old}",
+               after={"chat": new}, at=ctx.core.utcnow())
+    return []
 
 
 async def _binding_of(ctx: Context) -> dict | None:

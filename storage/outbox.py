@@ -1,6 +1,7 @@
 """The outbox: messages that must not be lost, delivered by a sender that claims rows with a lease."""
 from __future__ import annotations
 
+import sqlite3
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, String, insert, literal, or_, text, update
@@ -52,13 +53,13 @@ async def claim_due(session: AsyncSession, channel: str, now: datetime, limit: i
 
     Two senders on one database never take the same row. On PostgreSQL the due rows are locked with
     SELECT ... FOR UPDATE SKIP LOCKED: concurrent senders each take other rows at once, without waiting on
-    each other's locks. On SQLite, whose one writer needs no row locks, each row is taken by a conditional
-    UPDATE. The claim holds until `now + lease`; the caller's transaction must commit it.
+    each other's locks. On SQLite, whose one writer needs no row locks, one UPDATE takes them. The claim
+    holds until `now + lease`; the caller's transaction must commit it.
     """
     due = (select(Outbox.id)  # UNDELIVERED, literally: the condition of the index the query then uses
            .where(Outbox.channel == channel, Outbox.next_attempt_at <= now, text(UNDELIVERED), _claimable(now))
            .order_by(Outbox.next_attempt_at, Outbox.id).limit(limit))
-    take = _claim_skipping_locked if session.bind.dialect.name == "postgresql" else _claim_one_by_one
+    take = _claim_skipping_locked if session.bind.dialect.name == "postgresql" else _claim_in_one_update
     claimed = await take(session, due, now, lease)
     if not claimed:
         return []
@@ -81,16 +82,16 @@ async def _claim_skipping_locked(session: AsyncSession, due: SelectOfScalar[int]
     return ids
 
 
-async def _claim_one_by_one(session: AsyncSession, due: SelectOfScalar[int], now: datetime,
-                            lease: timedelta) -> list[int]:
-    """SQLite: a conditional UPDATE per row; a row another sender took in between is not taken again."""
-    claimed = []
-    for row_id in (await session.exec(due)).all():
-        result = await session.exec(update(Outbox).where(Outbox.id == row_id, _claimable(now))
-                                    .values(**_take(now, lease)))
-        if result.rowcount == 1:
-            claimed.append(row_id)
-    return claimed
+async def _claim_in_one_update(session: AsyncSession, due: SelectOfScalar[int], now: datetime,
+                              lease: timedelta) -> list[int]:
+    """SQLite: one UPDATE takes the due rows; SQLite's one writer lets no other sender in between. (An UPDATE
+    per row held the write lock, which people's check-ins wait for, 250 ms per 100 rows.)"""
+    if sqlite3.sqlite_version_info < (3, 35):  # no RETURNING before SQLite 3.35: row by row
+        return [row_id for row_id in (await session.exec(due)).all()
+                if (await session.exec(update(Outbox).where(Outbox.id == row_id, _claimable(now))
+                                       .values(**_take(now, lease)))).rowcount == 1]
+    taken = update(Outbox).where(Outbox.id.in_(due)).values(**_take(now, lease)).returning(Outbox.id)
+    return list((await session.exec(taken)).scalars().all())
 
 
 async def mark_sent(session: AsyncSession, row_id: int, message_id: str | None, now: datetime) -> None:

@@ -67,14 +67,18 @@ _MAX_DOWNLOAD = 20 * 1024 * 1024
 class ApiError(Exception):
     """An error reply in Telegram's format."""
 
-    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
+    def __init__(self, code: int, description: str, retry_after: int | None = None,
+                 migrate_to_chat_id: int | None = None) -> None:
         super().__init__(description)
         self.code, self.description, self.retry_after = code, description, retry_after
+        self.migrate_to_chat_id = migrate_to_chat_id
 
     def response(self) -> web.Response:
         body: JSON = {"ok": False, "error_code": self.code, "description": self.description}
         if self.retry_after is not None:
             body["parameters"] = {"retry_after": self.retry_after}
+        if self.migrate_to_chat_id is not None:
+            body["parameters"] = {"migrate_to_chat_id": self.migrate_to_chat_id}
         return web.json_response(body, status=self.code)
 
 
@@ -298,6 +302,7 @@ class FakeBotAPI:
         self._commands: dict[tuple[str, str], list[JSON]] = {}
         self._member_status: dict[tuple[int, int], str] = {}
         self._blocked: set[int] = set()
+        self._migrated: dict[int, int] = {}  # group id -> the supergroup it was upgraded to
         self._seen: dict[tuple[Any, ...], int] = {}  # what each wait_for_* already returned
         self.answered_callbacks: list[JSON] = []
         self.menu_buttons: dict[int | None, JSON] = {}
@@ -414,6 +419,9 @@ class FakeBotAPI:
         if chat_id in self.left_chats:
             kind = self._chats[chat_id]["type"]
             raise ApiError(403, f"Forbidden: bot is not a member of the {kind} chat")
+        if chat_id in self._migrated:
+            raise ApiError(400, "Bad Request: group chat was upgraded to a supergroup chat",
+                           migrate_to_chat_id=self._migrated[chat_id])
         return chat_id
 
     def _next_message_id(self, chat_id: int) -> int:
@@ -765,6 +773,18 @@ class FakeBotAPI:
         self._chats[chat_id] = {"id": chat_id, "type": type, "title": title}
         self.left_chats.discard(chat_id)
         return dict(self._chats[chat_id])
+
+    def migrate_group(self, old_id: int, new_id: int, by_user: int, tell_bot: bool = True) -> None:
+        """Upgrade a group to a supergroup, as Telegram does: a new chat id; sends to the old one fail with
+        migrate_to_chat_id; both chats get a service message saying so (sent by the member who upgraded),
+        unless not `tell_bot` (the bot missed them: it was down longer than Telegram keeps updates)."""
+        title = self._chats[old_id]["title"]
+        if tell_bot:
+            self._user_message(by_user, old_id, {"migrate_to_chat_id": new_id})
+        self._migrated[old_id] = new_id
+        self.group(new_id, title, "supergroup")
+        if tell_bot:
+            self._user_message(by_user, new_id, {"migrate_from_chat_id": old_id})
 
     def block(self, user_id: int, blocked: bool = True) -> None:
         """Make sends to this user fail with 403 like a user who blocked the bot."""

@@ -432,3 +432,46 @@ async def test_an_alert_queued_while_the_bot_was_down_is_delivered_on_start(harn
     alert = await fake.wait_for_message(GROUP, is_alert)
     assert "Nguyễn Văn An" in alert["text"]
 
+
+
+OLD_GROUP, SUPERGROUP = -4005001, -1004005001  # a basic group, and the supergroup Telegram upgrades it to
+
+
+async def bind_basic_group(h: Harness) -> None:
+    h.fake.group(OLD_GROUP, "Trạm Y tế Phường Pleiku", type="group")
+    await say(h.fake, STAFF_LAN, f"/lienket {await h.bind_code()}", "đã được liên kết", chat=OLD_GROUP)
+
+
+async def test_a_group_upgraded_to_a_supergroup_keeps_its_station_and_alerts(harness: Harness) -> None:
+    fake = harness.fake
+    await bind_basic_group(harness)
+    fake.migrate_group(OLD_GROUP, SUPERGROUP, by_user=STAFF_LAN)  # Telegram tells the bot in both chats
+    report = await say(fake, STAFF_LAN, "/baocao", "Phường Pleiku", chat=SUPERGROUP)  # still bound, new id
+    assert "chưa được liên kết" not in report["text"]
+    await register_via_telegram(fake)
+    await danger_checkin(fake)
+    alert = await fake.wait_for_message(SUPERGROUP, is_alert)
+    assert "Nguyễn Văn An" in alert["text"]
+    assert [p for _, p in fake.calls("sendMessage") if p["chat_id"] == OLD_GROUP and is_alert(p)] == []
+
+
+async def test_an_alert_to_a_group_that_became_a_supergroup_unseen_follows_it(harness: Harness) -> None:
+    """The bot missed Telegram's word of the upgrade: the refused alert itself says where the group went."""
+    fake = harness.fake
+    await bind_basic_group(harness)
+    await register_via_telegram(fake)
+    await harness.bot.sender.stop()
+    await danger_checkin(fake)
+    fake.migrate_group(OLD_GROUP, SUPERGROUP, by_user=STAFF_LAN, tell_bot=False)
+    harness.bot.sender.start()
+    alert = await fake.wait_for_message(SUPERGROUP, is_alert)
+    assert "Nguyễn Văn An" in alert["text"]
+    refused = [p for _, p in fake.calls("sendMessage") if p["chat_id"] == OLD_GROUP and is_alert(p)]
+    assert len(refused) == 1  # tried once at the old id, then never again
+    # The binding moved too: staff take the alert in the new group, and its report is the station's.
+    query = await fake.press(STAFF_LAN, alert, fake.button(alert, "Đã tiếp nhận"))
+    answer = await fake.wait_for_call("answerCallbackQuery", lambda p: p["callback_query_id"] == query)
+    assert "tiếp nhận" in answer["text"]
+    await say(fake, STAFF_LAN, "/baocao", "Phường Pleiku", chat=SUPERGROUP)
+    [row] = [r for r in await harness.outbox() if r.alert_id is not None]
+    assert (row.chat_id, row.status) == (str(SUPERGROUP), "sent")

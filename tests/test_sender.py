@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from bot.sender import MAX_ATTEMPTS, OutboxSender, RetryLater, Undeliverable
-from storage.models import Outbox
+from bot.sender import MAX_ATTEMPTS, Moved, OutboxSender, RetryLater, Undeliverable
+from storage.models import GroupBinding, Outbox
 from storage.outbox import claim_due, enqueue
 
 
@@ -158,3 +158,28 @@ async def test_staff_see_what_could_not_be_delivered_to_their_station_only(core,
     assert "Nguyễn Văn An" not in theirs.text() and "Không có tin nhắn" in theirs.text()
     await citizen.say("/chuagui")
     assert "không có quyền" in citizen.text()
+
+
+async def test_a_chat_with_a_new_id_takes_its_queued_messages_and_a_binding_there_stands(core):
+    """The group was upgraded and staff bound the new one before any message failed: the old binding goes."""
+    async with core.db.session() as session:
+        session.add(GroupBinding(station_id=1, channel="telegram", chat_id="-41"))
+        session.add(GroupBinding(station_id=2, channel="telegram", chat_id="-10041"))
+    await queue(core, "-41", "-41", "other")
+    tried: list[str] = []
+
+    async def deliver(chat_id: str, payload: dict) -> str:
+        tried.append(chat_id)
+        if chat_id == "-41":
+            raise Moved("-10041")
+        return "1"
+
+    sender = OutboxSender(core, "telegram", deliver)
+    assert await sender.run_once() == 3
+    assert sorted(tried) == ["-41", "-41", "other"]  # the second, in hand already, is refused too
+    assert await sender.run_once() == 2  # both of the old chat's messages, at once, at the new id
+    assert tried[3:] == ["-10041", "-10041"]
+    assert [(r.chat_id, r.status) for r in await rows(core)] == [("-10041", "sent")] * 2 + [("other", "sent")]
+    async with core.db.session() as session:
+        bindings = (await session.exec(select(GroupBinding.chat_id, GroupBinding.station_id))).all()
+    assert [tuple(b) for b in bindings] == [("-10041", 2)]
