@@ -178,12 +178,14 @@ async def silent_list_round(session: AsyncSession, core: Core, now: datetime) ->
         if not (window.is_open(now) and now >= window.start + after):
             continue
         by_station: dict[int, list[Row]] = defaultdict(list)
-        # Listed: who had the time of a first and a second reminder (registered by slot + N2 - N1).
-        registered_by = (window.start + after - timedelta(minutes=core.rules.schedule.chase_after_minutes))
+        # Listed: who had the time of a first and a second reminder by now (registered, and reminded at their
+        # own time if they chose one, by slot + N2 - N1); someone reminded later is not late yet.
+        reminded_by = (window.start + after - timedelta(minutes=core.rules.schedule.chase_after_minutes))
         for person in await silent_people(session, day, window.slot,
                                           unclaimed(SILENT, "station:", Person.station_id, day, window.slot),
-                                          Person.created_at <= registered_by.astimezone(UTC)):
-            by_station[person.station_id].append(person)
+                                          Person.created_at <= reminded_by.astimezone(UTC)):
+            if reminder_time(window, person.reminder_times) <= reminded_by:
+                by_station[person.station_id].append(person)
         for station_id, people in by_station.items():
             if not await claim(session, SILENT, f"station:{station_id}", day, core.utcnow(), window.slot):
                 continue

@@ -324,6 +324,26 @@ async def test_the_station_group_gets_one_list_of_the_silent_at_n2(core: Core, c
     assert await sent_to(core, "999") == []  # a bound station: the admins are not bothered
 
 
+async def test_the_silent_list_leaves_out_who_chose_a_later_reminder_time(core: Core, clock: Clock) -> None:
+    """At 12:00 the list names who had both reminders by then: a 9:00 reminder (chased at 11:00) is listed,
+    a 10:30 one (chased at 12:30) is not late yet."""
+    clock.set_local(at(7))
+    await bind_group(core, "-5001")
+    for chat_id, name, phone, chosen in (("100", "Nguyễn Văn An", "0912 345 678", "9:00"),
+                                          ("101", "Lê Thị Hoa", "0987 654 321", "10:30")):
+        chat = await register_at(core, clock, chat_id, name, at(7), phone=phone)
+        await chat.say("/nhacnho")
+        await chat.press("buổi 1")
+        await chat.say(chosen)
+    before = len(await sent_to(core, "-5001"))
+    for hour in (8, 9, 10, 11, 12):
+        await tick(core, clock, at(hour))
+    [silent] = (await sent_to(core, "-5001"))[before:]
+    assert silent.payload["text"].split("\n") == [
+        vi("silent.title", slot="08:00", station="Phường Pleiku", count=1),
+        vi("silent.person", name="Nguyễn Văn An", phone="0912345678")]
+
+
 async def test_an_unbound_station_sends_the_silent_list_to_the_admins(core: Core, clock: Clock) -> None:
     await add_person(core, "Lê Thị Hoa", "101", phone="0987654321")
     await tick(core, clock, at(12))
