@@ -13,12 +13,14 @@ from sqlmodel import col, select
 
 from conversations import parse
 from conversations.alerts import destinations
+from conversations.help_request import IN_PROGRESS as REQUEST_IN_PROGRESS
+from conversations.help_request import NEW as REQUEST_NEW
 from conversations.messages import Button, Reply, one_per_row
 from conversations.runtime import Context, Done, Flow, Input, Outcome, Retry, Stay, Step, clear_state, load_state
 from handlers.access import access, actor, refuse, require
 from locales import t
 from storage.audit import record
-from storage.models import Account, Alert, Person, PersonNote, Station
+from storage.models import Account, Alert, HelpRequest, Person, PersonNote, Station
 from storage.outbox import enqueue
 from storage.people import ACTIVE, OPEN_ALERT_STATUSES, find_people
 from storage.roles import ADMIN, PROVINCE, STAFF
@@ -117,27 +119,32 @@ async def change_category(ctx: Context, person: Person, category: str) -> list[R
 
 
 async def transfer(ctx: Context, person: Person, station: Station) -> list[Reply]:
-    """Move the person, and their alerts still open, to another station; its groups and the person are told."""
+    """Move the person, and their alerts and help requests still open, to another station; its groups and the
+    person are told."""
     old = await ctx.session.get(Station, person.station_id)
     person.station_id = station.id
     ctx.session.add(person)
-    moved = await _move_open_alerts(ctx, person, station)
+    alerts = await _move_open(ctx, Alert, person, station, OPEN_ALERT_STATUSES)
+    requests = await _move_open(ctx, HelpRequest, person, station, (REQUEST_NEW, REQUEST_IN_PROGRESS))
     _audit(ctx, "person.transfer", person, {"station": old.code, "station_name": _name(old)},
-           {"station": station.code, "station_name": _name(station), "open_alerts_moved": moved})
+           {"station": station.code, "station_name": _name(station), "open_alerts_moved": alerts,
+            "open_requests_moved": requests})
     await _tell_new_station(ctx, person, old, station)
     await _tell_person(ctx, person, "card.told_transfer", station=_name(station))
     buttons = [card_button(ctx, person.id)] if (await access(ctx)).sees(station.id) else []
     return [Reply(ctx.t("card.transferred", name=person.full_name, station=_name(station)), buttons)]
 
 
-async def _move_open_alerts(ctx: Context, person: Person, station: Station) -> int:
-    """Alerts not yet resolved follow the person: the new station is the one to call them now."""
-    query = select(Alert).where(Alert.person_id == person.id, col(Alert.status).in_(OPEN_ALERT_STATUSES))
-    alerts = list((await ctx.session.exec(query)).all())
-    for alert in alerts:
-        alert.station_id = station.id
-        ctx.session.add(alert)
-    return len(alerts)
+async def _move_open(ctx: Context, model: type[Alert | HelpRequest], person: Person, station: Station,
+                     open_statuses: tuple[str, ...]) -> int:
+    """Alerts not yet resolved and requests not yet done follow the person: the new station is the one to act
+    on them now (the old one's buttons on them then refuse: not its station's any more)."""
+    query = select(model).where(model.person_id == person.id, col(model.status).in_(open_statuses))
+    rows = list((await ctx.session.exec(query)).all())
+    for row in rows:
+        row.station_id = station.id
+        ctx.session.add(row)
+    return len(rows)
 
 
 async def _tell_new_station(ctx: Context, person: Person, old: Station, station: Station) -> None:

@@ -260,6 +260,11 @@ async def test_transfer_moves_the_person_and_tells_the_new_station_and_the_perso
                                                                                  an: int) -> None:
     await bind_group(core, QUY_NHON, "-200")
     alert = await add_alert(core, an, "danger")
+    async with core.db.session() as session:
+        person = await session.get(Person, an)
+        requests = [HelpRequest(person_id=an, station_id=person.station_id, account_id=person.account_id,
+                                status=status) for status in ("new", "in_progress", "done")]
+        session.add_all(requests)
     await open_card(lan, an)
     await lan.press("Chuyển trạm")
     await lan.say("quy nhon")
@@ -278,6 +283,9 @@ async def test_transfer_moves_the_person_and_tells_the_new_station_and_the_perso
     [event] = await audit_events(core, "person.transfer")
     assert event.before["station"] == PLEIKU and event.after["station"] == QUY_NHON
     assert event.after["open_alerts_moved"] == 1
+    assert event.after["open_requests_moved"] == 2  # the new and the one in progress; the done one stays
+    pleiku = await station_id(core, PLEIKU)
+    assert [(await get(core, HelpRequest, r.id)).station_id for r in requests] == [quy_nhon, quy_nhon, pleiku]
     await lan.send(button=f"card:{an}")
     assert "không có quyền" in lan.text()
     await add_staff(core, "600", station=QUY_NHON, name="Bình")
