@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 from urllib.parse import urlparse
 
+from sqlmodel import select
 from telegram import Update
+from telegram.error import TelegramError
 from telegram.ext import Application, BaseRateLimiter, ContextTypes, TypeHandler
 
 from bot import telegram as tg
@@ -20,9 +22,12 @@ from bot.sender import OutboxSender
 from bot.settings import Settings
 from handlers.core import Clock, Core, system_clock
 from health.rules import load_rules
+from locales import DEFAULT_LANGUAGE
 from scheduler.runner import Scheduler
 from storage.db import Database
 from storage.migrate import upgrade
+from storage.models import Account, StaffMember
+from storage.roles import access_of
 
 log = logging.getLogger(__name__)
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
@@ -81,6 +86,8 @@ class TelegramBot:
         self.scheduler = Scheduler(self.core)
         self.polling = LongPolling(self.app, poll_timeout, ALLOWED_UPDATES)  # confirms what it handled only
         self.poller: PollerLease | None = None
+        self.core.on_roles_changed = self.set_role_menus
+        self._menus: asyncio.Task | None = None
 
     async def on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         incoming = await tg.to_incoming(update)
@@ -88,6 +95,31 @@ class TelegramBot:
             return
         replies = await self.core.handle(incoming)
         await tg.show(self.app.bot, incoming.chat_id, replies, update.callback_query)
+
+    async def set_role_menus(self, users: set[tuple[str, str]]) -> None:
+        """Each user's private chat menu as their role is now; a failure leaves it as it was, logged (the
+        commands work without it)."""
+        for channel, user_id in sorted(users):
+            if channel != tg.CHANNEL or not user_id.isdigit():
+                continue
+            async with self.core.db.session() as session:
+                role = (await access_of(session, channel, user_id, self.core.is_admin(channel, user_id))).role
+                language = (await session.exec(select(Account.language).where(
+                    Account.channel == channel, Account.external_id == user_id))).first()
+            try:
+                await tg.set_role_menu(self.app.bot, user_id, role, language or DEFAULT_LANGUAGE)
+            except TelegramError as exc:
+                log.warning("a staff member's command menu was not set: %s", type(exc).__name__)
+
+    async def _set_all_role_menus(self) -> None:
+        """At start: the menus of everyone with a role (in the background: start-up waits for none of them)."""
+        try:
+            async with self.core.db.session() as session:
+                staff = (await session.exec(select(StaffMember.channel, StaffMember.user_id).where(
+                    StaffMember.channel == tg.CHANNEL, StaffMember.active))).all()
+            await self.set_role_menus({(c, u) for c, u in staff} | set(self.core.admin_chats))
+        except Exception as exc:  # noqa: BLE001 - the menus stay as they were; the commands work anyway
+            log.error("setting the staff's command menus at start failed: %s", type(exc).__name__)
 
     async def on_error(self, _update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         # The type only: exception texts from the network layer may quote message content.
@@ -99,6 +131,7 @@ class TelegramBot:
         await self.app.initialize()
         self.core.bot_username = self.app.bot.username  # for invitation links t.me/<bot>?start=<code>
         await tg.set_command_menus(self.app.bot)
+        self._menus = asyncio.create_task(self._set_all_role_menus())
         await self.app.start()
         if webhook is None:  # polls only while it holds the poller lease: one getUpdates consumer per bot
             self.poller = PollerLease(self.core, self.polling.start, self.polling.stop,
@@ -114,6 +147,11 @@ class TelegramBot:
         log.info("cachly is running as @%s", self.app.bot.username)
 
     async def stop(self) -> None:
+        if self._menus is not None:
+            self._menus.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._menus
+            self._menus = None
         await self.scheduler.stop()
         await self.sender.stop()
         if self.poller is not None:

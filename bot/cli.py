@@ -12,6 +12,7 @@ import asyncio
 import secrets
 import sqlite3
 import sys
+import threading
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
@@ -444,7 +445,16 @@ def _handler(args: argparse.Namespace, settings: Settings) -> Callable[[Settings
     return commands.get(args.command) or (_run if settings.telegram_token else _sandbox)
 
 
+def _ignore_late_delivery(args: threading.ExceptHookArgs) -> None:
+    """After a command failed on its database (e.g. a folder that does not exist), aiosqlite's thread may hand
+    its last result to the event loop just closed, and fail there: nothing is lost, so no traceback under the
+    command's one-line error. Any other failure of a thread is reported as usual."""
+    if not (args.exc_type is RuntimeError and "Event loop is closed" in str(args.exc_value)):
+        threading.__excepthook__(args)
+
+
 def main(argv: list[str] | None = None) -> int:
+    threading.excepthook = _ignore_late_delivery
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()

@@ -16,7 +16,7 @@ from storage.attempts import may_try, note_try
 from storage.audit import record
 from storage.models import Account, StaffMember, Station
 from storage.outbox import enqueue
-from storage.roles import ADMIN, PROVINCE, STAFF, staff_member
+from storage.roles import ADMIN, PROVINCE, STAFF, note_role_change, staff_member
 from storage.stations import find_stations, get_station, normalize_bind_code, redeem_staff_code
 from storage.text import fold
 
@@ -67,6 +67,7 @@ async def join_staff(ctx: Context) -> list[Reply]:
     after = {**await _snapshot(ctx, result.member), "code": normalize_bind_code(code)}
     record(ctx.session, actor(ctx), "role.join", "role", f"{inc.channel}:{inc.user_id}", before=before,
            after=after, at=ctx.core.utcnow())
+    note_role_change(ctx.session, inc.channel, inc.user_id)
     return [Reply(ctx.t("staff_join.ok", station=result.station.full_name or result.station.name))]
 
 
@@ -111,6 +112,7 @@ async def _apply_grant(ctx: Context, user_id: str, role: str, station: Station |
     await ctx.session.flush()
     record(ctx.session, actor(ctx), "role.grant", "role", f"{channel}:{user_id}", before=before,
            after=await _snapshot(ctx, member), at=ctx.core.utcnow())
+    note_role_change(ctx.session, channel, user_id)
     name = (station.full_name or station.name) if station else ""
     await _tell(ctx, user_id, TOLD_GRANTED[role], station=name)
     text = ctx.t(GRANTED[role], user=user_id, station=name)
@@ -142,6 +144,7 @@ async def revoke(ctx: Context) -> list[Reply]:
     ctx.session.add(member)
     record(ctx.session, actor(ctx), "role.revoke", "role", f"{channel}:{user_id}", before=before,
            after=await _snapshot(ctx, member), at=ctx.core.utcnow())
+    note_role_change(ctx.session, channel, user_id)
     await _tell(ctx, user_id, "role.revoked")
     return [Reply(ctx.t("revoke.ok", user=user_id))]
 

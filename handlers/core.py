@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
@@ -20,6 +20,7 @@ from storage.db import Database
 from storage.models import Account, ConversationState, ProcessedUpdate
 from storage.once import insert_once
 from storage.outbox import QUEUED
+from storage.roles import ROLES_CHANGED
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -48,6 +49,8 @@ class Core:
         self.bot_username = "cachly_bot"  # the channel sets its own at start
         self.outbox_ready = asyncio.Event()  # set when a transaction queued messages for the sender
         self.handling = 0  # updates being handled now: a scheduler round on SQLite pauses between batches for them
+        # The channel's hook, awaited after a commit that changed roles, with their (channel, user_id).
+        self.on_roles_changed: Callable[[set[tuple[str, str]]], Awaitable[None]] | None = None
 
     # --- time: the clock is injectable so tests control it -------------------------------------
     def now(self) -> datetime:
@@ -103,6 +106,7 @@ class Core:
                 ctx = Context(session=session, account=account, core=self, incoming=inc)
                 replies = await dispatch(ctx)
                 queued = session.info.pop(QUEUED, False)
+                roles_changed = session.info.pop(ROLES_CHANGED, None)
         except Exception as exc:  # noqa: BLE001 - the person must get an answer, the log no personal data
             frame = _our_frame(exc)  # where, not what: exception messages may hold personal data
             log.error("handling a %s update failed: %s at %s:%s", inc.channel, type(exc).__name__,
@@ -110,6 +114,11 @@ class Core:
             return [Reply(t(language_for(inc.language_code), "common.error"))]
         if queued:  # waking the sender after every update cost it a query each time, for nothing
             self.outbox_ready.set()
+        if roles_changed and self.on_roles_changed is not None:
+            try:
+                await self.on_roles_changed(roles_changed)
+            except Exception as exc:  # noqa: BLE001 - the change is made; only e.g. a command menu lags
+                log.error("after a role change, the %s channel's hook failed: %s", inc.channel, type(exc).__name__)
         return replies
 
     async def _question_again(self, session: AsyncSession, inc: Incoming) -> list[Reply]:

@@ -38,7 +38,7 @@ async def claim_many(session: AsyncSession, kind: str, subjects: list[str], day:
     # The subjects as one JSON parameter (storage.bulk), the other columns bound once: per-row parameters
     # cost more Python than the database's work. The table, not the model: no ORM processing per row.
     table = Claim.__table__
-    rows = json_rows(session, [[s] for s in subjects])  # in this order: the database inserts them so
+    rows = json_rows(session, [[s] for s in subjects])  # sorted: the database inserts them in this order
     # SQLite needs a WHERE in the SELECT of an INSERT ... SELECT ... ON CONFLICT, or it misreads the ON.
     source = select(literal(kind, String), field(session, rows, 0), literal(day, table.c.day.type),
                     literal(slot, String), literal(now, table.c.claimed_at.type)).where(true())

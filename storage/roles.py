@@ -26,6 +26,14 @@ class Access:
         return self.role == ADMIN or (self.role == STAFF and station_id == self.station_id)
 
 
+ROLES_CHANGED = "roles_changed"  # in session.info: the (channel, user_id) whose role this transaction changed
+
+
+def note_role_change(session: AsyncSession, channel: str, user_id: str) -> None:
+    """For the channel, once committed: e.g. Telegram shows each role its own command menu."""
+    session.info.setdefault(ROLES_CHANGED, set()).add((channel, user_id))
+
+
 async def staff_member(session: AsyncSession, channel: str, user_id: str) -> StaffMember | None:
     query = select(StaffMember).where(StaffMember.channel == channel, StaffMember.user_id == user_id)
     return (await session.exec(query)).first()

@@ -16,7 +16,7 @@ from bot.settings import Settings, load_settings
 from handlers.core import Core
 from storage.db import Database
 from storage.migrate import upgrade
-from storage.models import Outbox
+from storage.models import Outbox, StaffMember
 from storage.stations import import_units_csv, issue_bind_code
 from tests.conftest import UNITS_CSV, Clock
 from tests.fake_bot_api import JSON, FakeBotAPI
@@ -475,3 +475,27 @@ async def test_an_alert_to_a_group_that_became_a_supergroup_unseen_follows_it(ha
     await say(fake, STAFF_LAN, "/baocao", "Phường Pleiku", chat=SUPERGROUP)
     [row] = [r for r in await harness.outbox() if r.alert_id is not None]
     assert (row.chat_id, row.status) == (str(SUPERGROUP), "sent")
+
+
+def chat_menu(fake: FakeBotAPI, user: int) -> list[str]:
+    return [c["command"] for c in fake.commands(scope={"type": "chat", "chat_id": user})]
+
+
+async def test_each_role_sees_its_commands_in_its_chat_menu(harness: Harness) -> None:
+    fake = harness.fake
+    # At start, in the background: the admins of the settings get theirs.
+    assert await fake.wait_until(lambda: "capquyen" in chat_menu(fake, ADMIN))
+    assert chat_menu(fake, ADMIN)[:3] == ["danhsach", "tra", "canhbao"] and "khaibao" in chat_menu(fake, ADMIN)
+    assert chat_menu(fake, STAFF_LAN) == []  # no role: the menu every private chat has
+    await say(fake, ADMIN, f"/capquyen {STAFF_LAN} nhanvien {PLEIKU}", "nhân viên")
+    lan = chat_menu(fake, STAFF_LAN)
+    assert {"danhsach", "maunhap", "khaibao"} <= set(lan) and "capquyen" not in lan
+    [entry] = [c for c in fake.commands(scope={"type": "chat", "chat_id": STAFF_LAN}) if c["command"] == "xuat"]
+    assert entry["description"] == "Xuất danh sách ra tệp Excel"  # in Lan's language
+    await say(fake, ADMIN, f"/thuhoi {STAFF_LAN}", "thu hồi")
+    assert chat_menu(fake, STAFF_LAN) == []
+    async with harness.core.db.session() as session:  # a role given while the bot was down (e.g. restored)
+        session.add(StaffMember(channel="telegram", user_id=str(STAFF_BINH), role="province"))
+    await harness.restart()  # gets its menu at the next start
+    assert await fake.wait_until(lambda: "thongke" in chat_menu(fake, STAFF_BINH))
+    assert "maunhap" not in chat_menu(fake, STAFF_BINH)  # a province viewer imports nothing
