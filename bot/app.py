@@ -22,12 +22,11 @@ from bot.sender import OutboxSender
 from bot.settings import Settings
 from handlers.core import Clock, Core, system_clock
 from health.rules import load_rules
-from locales import DEFAULT_LANGUAGE
 from scheduler.runner import Scheduler
 from storage.db import Database
 from storage.migrate import upgrade
-from storage.models import Account, StaffMember
-from storage.roles import access_of
+from storage.models import StaffMember
+from storage.roles import access_of, language_of
 
 log = logging.getLogger(__name__)
 ALLOWED_UPDATES = [Update.MESSAGE, Update.CALLBACK_QUERY]
@@ -99,15 +98,14 @@ class TelegramBot:
     async def set_role_menus(self, users: set[tuple[str, str]]) -> None:
         """Each user's private chat menu as their role is now; a failure leaves it as it was, logged (the
         commands work without it)."""
-        for channel, user_id in sorted(users):
-            if channel != tg.CHANNEL or not user_id.isdigit():
-                continue
-            async with self.core.db.session() as session:
-                role = (await access_of(session, channel, user_id, self.core.is_admin(channel, user_id))).role
-                language = (await session.exec(select(Account.language).where(
-                    Account.channel == channel, Account.external_id == user_id))).first()
+        ours = sorted(user_id for channel, user_id in users if channel == tg.CHANNEL and user_id.isdigit())
+        async with self.core.db.session() as session:
+            menus = [(user_id, (await access_of(session, tg.CHANNEL, user_id,
+                                                self.core.is_admin(tg.CHANNEL, user_id))).role,
+                      await language_of(session, tg.CHANNEL, user_id)) for user_id in ours]
+        for user_id, role, lang in menus:
             try:
-                await tg.set_role_menu(self.app.bot, user_id, role, language or DEFAULT_LANGUAGE)
+                await tg.set_role_menu(self.app.bot, user_id, role, lang)
             except TelegramError as exc:
                 log.warning("a staff member's command menu was not set: %s", type(exc).__name__)
 

@@ -5,8 +5,6 @@ outbox, which delivers even when they are not chatting with the bot at that mome
 """
 from __future__ import annotations
 
-from sqlmodel import select
-
 from conversations import station_admin
 from conversations.messages import Reply
 from conversations.runtime import Context, begin
@@ -14,9 +12,9 @@ from handlers.access import access, actor, require
 from locales import catalog, t
 from storage.attempts import may_try, note_try
 from storage.audit import record
-from storage.models import Account, StaffMember, Station
+from storage.models import StaffMember, Station
 from storage.outbox import enqueue
-from storage.roles import ADMIN, PROVINCE, STAFF, note_role_change, staff_member
+from storage.roles import ADMIN, PROVINCE, STAFF, language_of, note_role_change, staff_member
 from storage.stations import find_stations, get_station, normalize_bind_code, redeem_staff_code
 from storage.text import fold
 
@@ -179,8 +177,7 @@ async def _station_from(ctx: Context, text: str) -> tuple[Station | None, str | 
 async def _tell(ctx: Context, user_id: str, key: str, **params: object) -> None:
     """Tell the user about their new role in private, in their language if they have talked to the bot."""
     channel = ctx.incoming.channel
-    query = select(Account.language).where(Account.channel == channel, Account.external_id == user_id)
-    lang = (await ctx.session.exec(query)).first() or "vi"
+    lang = await language_of(ctx.session, channel, user_id)
     # On Telegram a user's private chat has the user's id.
     enqueue(ctx.session, channel, user_id, Reply(t(lang, key, **params)).to_payload(), now=ctx.core.utcnow())
 

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import StaffMember
+from locales import DEFAULT_LANGUAGE
+from storage.models import Account, StaffMember
 
 ADMIN, PROVINCE, STAFF = "admin", "province", "staff"
 ROLES = (ADMIN, PROVINCE, STAFF)
@@ -32,6 +33,12 @@ ROLES_CHANGED = "roles_changed"  # in session.info: the (channel, user_id) whose
 def note_role_change(session: AsyncSession, channel: str, user_id: str) -> None:
     """For the channel, once committed: e.g. Telegram shows each role its own command menu."""
     session.info.setdefault(ROLES_CHANGED, set()).add((channel, user_id))
+
+
+async def language_of(session: AsyncSession, channel: str, user_id: str) -> str:
+    """The language of a chat user's account; Vietnamese for someone who never talked to the bot."""
+    query = select(Account.language).where(Account.channel == channel, Account.external_id == user_id)
+    return (await session.exec(query)).first() or DEFAULT_LANGUAGE
 
 
 async def staff_member(session: AsyncSession, channel: str, user_id: str) -> StaffMember | None:
