@@ -4,7 +4,7 @@
 
 1. At 08:00 (the morning slot) the scheduler's tick (Scheduler(core).tick(), whose remind_round claims and
    queues one reminder per person) is timed; target: within 5 s for 100,000 people.
-2. The production sender (bot/sender.OutboxSender with the Telegram deliverer: python-telegram-bot's Bot and the
+2. The production sender (delivery/sender.OutboxSender with the Telegram deliverer: python-telegram-bot's Bot and the
    rate limiter of bot/limits.py, as `cachly run` assembles them) then delivers for `--seconds` to the fake Bot
    API, which acknowledges at once and records when each message arrived; the rate is counted there, after 2 s
    of warm-up. Target: at least 95 % of the configured pacing (25 messages/s).
@@ -30,9 +30,9 @@ from sqlalchemy import func, select
 
 from bot.app import TelegramBot
 from bot.settings import load_settings
-from handlers.core import Core
 from health.rules import load_rules
 from scheduler.runner import Scheduler
+from services.env import Core
 from storage.db import Database
 from storage.models import Outbox
 

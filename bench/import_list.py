@@ -20,13 +20,14 @@ import openpyxl
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 
-from conversations.messages import Attachment, Incoming
-from handlers.core import Core
+from chat.messages import Attachment, Incoming
+from handlers.pipeline import handle
 from health.rules import load_rules
+from services.env import Core
+from services.spreadsheets import COLUMNS, XLSX_MIME
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import StaffMember, Station
-from storage.people_io import COLUMNS, XLSX_MIME
 from storage.stations import get_station, import_units_csv
 
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
@@ -51,7 +52,7 @@ async def chatting(core: Core, stop: asyncio.Event, waits: list[float]) -> None:
     declaration, waits for the import's transaction, SQLite having one writer at a time)."""
     while not stop.is_set():
         started = time.monotonic()
-        await core.handle(Incoming(channel="telegram", user_id="7", chat_id="7", text="/trogiup"))
+        await handle(core, Incoming(channel="telegram", user_id="7", chat_id="7", text="/trogiup"))
         waits.append(time.monotonic() - started)
         await asyncio.sleep(0.05)
 
@@ -66,11 +67,11 @@ async def main(rows: int) -> None:
             station: Station = await get_station(session, "23575")
             session.add(StaffMember(channel="telegram", user_id="501", role="staff", station_id=station.id))
         content = workbook(rows)
-        await core.handle(Incoming(channel="telegram", user_id="7", chat_id="7", text="/trogiup"))  # its account
+        await handle(core, Incoming(channel="telegram", user_id="7", chat_id="7", text="/trogiup"))  # its account
         stop, waits = asyncio.Event(), []
         other = asyncio.create_task(chatting(core, stop, waits))
         started = time.monotonic()
-        replies = await core.handle(Incoming(channel="telegram", user_id="501", chat_id="501", text="",
+        replies = await handle(core, Incoming(channel="telegram", user_id="501", chat_id="501", text="",
                                              document=Attachment("ds.xlsx", content, XLSX_MIME)))
         elapsed = time.monotonic() - started
         stop.set()

@@ -14,10 +14,11 @@ from datetime import datetime
 
 from common import TZ, seed_people, seed_stations  # also puts the repository on sys.path
 
-from conversations.messages import Incoming
-from handlers.core import Core
+from chat.messages import Incoming
+from handlers.pipeline import handle
 from health.rules import load_rules
 from scheduler.runner import Scheduler
+from services.env import Core
 from storage.db import Database
 from storage.migrate import upgrade
 
@@ -43,7 +44,7 @@ async def main(people: int) -> None:
             while not round_over.is_set():
                 user = str(10_000 + (i * 7919) % people)
                 started = time.perf_counter()
-                await core.handle(Incoming(channel="telegram", user_id=user, chat_id=user, chat_type="private",
+                await handle(core, Incoming(channel="telegram", user_id=user, chat_id=user, chat_type="private",
                                            language_code="vi", user_name="x", text="/khaibao"))
                 waits.append(time.perf_counter() - started)
                 i += 1

@@ -18,11 +18,12 @@ from bot import telegram as tg
 from bot.limits import RepliesFirst
 from bot.long_polling import LongPolling
 from bot.polling import PollerLease
-from bot.sender import OutboxSender
 from bot.settings import Settings
-from handlers.core import Clock, Core, system_clock
+from delivery.sender import OutboxSender
+from handlers.pipeline import handle
 from health.rules import load_rules
 from scheduler.runner import Scheduler
+from services.env import Clock, Core, system_clock
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import StaffMember
@@ -92,7 +93,7 @@ class TelegramBot:
         incoming = await tg.to_incoming(update)
         if incoming is None:
             return
-        replies = await self.core.handle(incoming)
+        replies = await handle(self.core, incoming)
         await tg.show(self.app.bot, incoming.chat_id, replies, update.callback_query)
 
     async def set_role_menus(self, users: set[tuple[str, str]]) -> None:

@@ -24,7 +24,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
-    from handlers.core import Core
+    from services.env import Core
     from storage.models import Station
 
 T = TypeVar("T")
@@ -169,15 +169,14 @@ def _station_add(settings: Settings, args: argparse.Namespace) -> int:
 def _issue_code(settings: Settings, args: argparse.Namespace, issue: Callable, action: str) -> str:
     """Issue a one-time code for a station (or PROVINCE), recorded in the audit trail as done by the CLI."""
     from storage.audit import record
-    from storage.models import utcnow
     from storage.stations import PROVINCE, get_station
 
     if args.hours <= 0:
         raise CliError("--hours must be positive")
     ttl = timedelta(hours=args.hours)
 
-    async def issued(session: AsyncSession) -> str:
-        now = utcnow()
+    async def issued(session: AsyncSession, core: Core) -> str:
+        now = core.utcnow()
         code = await issue(session, args.code, now, ttl)
         station = None if args.code.upper() == PROVINCE else await get_station(session, args.code)
         record(session, "cli", action, "station", station.id if station else PROVINCE,
@@ -185,7 +184,7 @@ def _issue_code(settings: Settings, args: argparse.Namespace, issue: Callable, a
         return code
 
     try:
-        return asyncio.run(_with_session(settings, issued))
+        return asyncio.run(_with_core(settings, issued))
     except ValueError as exc:  # unknown station
         raise CliError(str(exc)) from None
 
@@ -271,8 +270,8 @@ def _audit(settings: Settings, args: argparse.Namespace) -> int:
 
 async def _with_core(settings: Settings, action: Callable[[AsyncSession, Core], Awaitable[T]]) -> T:
     """Like _with_session, with a core for the rules, the time zone and the clock."""
-    from handlers.core import Core
     from health.rules import load_rules
+    from services.env import Core
     from storage.db import Database
 
     await _upgrade(settings)
@@ -328,34 +327,34 @@ def _write(path: Path, content: bytes) -> Path:
 
 def _import_people(settings: Settings, args: argparse.Namespace) -> int:
     """Invitations from a list; the links (and the rejected rows) written next to it; progress on stderr."""
-    from handlers.files import run_import
+    from handlers.people_files import run_import
     from locales import t
-    from storage import people_io
+    from services import spreadsheets
 
     path: Path = args.file
     if not path.is_file():
         raise CliError(f"{path}: file not found")
     content = path.read_bytes()
-    if people_io.spreadsheet_kind(path.name, content) is None:
+    if spreadsheets.spreadsheet_kind(path.name, content) is None:
         raise CliError(f"{path}: {t(args.lang, 'upload.file.not_spreadsheet')}")
     bot = _bot_username(settings, args.bot)
 
-    async def run(session: AsyncSession, core: Core) -> tuple[people_io.ImportResult, bytes | None, bytes | None]:
+    async def run(session: AsyncSession, core: Core) -> tuple[spreadsheets.ImportResult, bytes | None, bytes | None]:
         station = await _cli_station(session, args.station)
         result = await run_import(session, core, path.name, content, "cli", station, None,
                                   lambda done, total: _err(f"{done}/{total} rows"))
-        links = people_io.links_workbook(args.lang, result, bot, core.tz, core.utcnow()) if result.accepted else None
-        rejected = people_io.rejected_workbook(args.lang, result) if result.rejected else None
+        links = spreadsheets.links_workbook(args.lang, result, bot, core.tz, core.utcnow()) if result.accepted else None
+        rejected = spreadsheets.rejected_workbook(args.lang, result) if result.rejected else None
         return result, links, rejected
 
     try:
         result, links, rejected = asyncio.run(_with_core(settings, run))
-    except people_io.FileProblem as problem:
+    except spreadsheets.FileProblem as problem:
         raise CliError(f"{path}: {t(args.lang, problem.key, **problem.params)}") from None
     print(f"{path.name}: {len(result.accepted)} accepted, {len(result.rejected)} rejected, {result.empty} empty "
           f"rows skipped ({result.seconds:.1f} s)")
     for item in result.rejected:  # reasons name columns and station codes, never a row's content
-        print(f"row {item.row}: {people_io.reason_text(args.lang, item.reasons)}")
+        print(f"row {item.row}: {spreadsheets.reason_text(args.lang, item.reasons)}")
     if links is not None:
         print(f"invitation links: {_write(path.with_name(f'{path.stem}-lien-ket-moi.xlsx'), links)}")
     if rejected is not None:
@@ -364,7 +363,7 @@ def _import_people(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _export_people(settings: Settings, args: argparse.Namespace) -> int:
-    from handlers.files import Export, run_export
+    from handlers.people_files import Export, run_export
 
     async def run(session: AsyncSession, core: Core) -> Export:
         station = await _cli_station(session, args.station)

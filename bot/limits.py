@@ -19,7 +19,7 @@ from typing import Any
 from telegram.constants import FloodLimit
 from telegram.ext import AIORateLimiter, BaseRateLimiter
 
-from bot.sender import BACKGROUND
+from delivery.sender import BACKGROUND
 
 
 class PriorityBudget:

@@ -6,7 +6,7 @@ loses them for good (tests/test_crash.py measured 18 of 24 answers in flight los
 no reply, and a check-in's last answer lost is a declaration lost). Here the next getUpdates, which confirms a
 batch, is only asked once every update of the batch has been handled, in order, as the Application would.
 
-A process killed in between gets the batch again after its restart: at least once. handlers/core.py records
+A process killed in between gets the batch again after its restart: at least once. handlers/pipeline.py records
 each update in the transaction of its effects, so an update is still acted on once.
 """
 from __future__ import annotations

@@ -9,7 +9,7 @@ lease, so another takes over at its next try.
 A holder that cannot renew (the database is unreachable) stops polling before its lease could have run
 out, measured on its own monotonic clock from the last renewal it saw committed: two processes never poll
 together on purpose. (Should it still happen, Telegram answers one of them 409 Conflict and it tries
-again; an update fetched twice is acted on once: handlers/core.py records each.)
+again; an update fetched twice is acted on once: handlers/pipeline.py records each.)
 """
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from handlers.core import Core
+from services.env import Core
 from storage.leases import acquire, release
 
 log = logging.getLogger(__name__)

@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.app import build_core
-from bot.sender import OutboxSender
 from bot.settings import Settings
-from conversations.messages import Button, Incoming, Reply
-from handlers.core import Core
+from chat.messages import Button, Incoming, Reply
+from delivery.sender import OutboxSender
+from handlers.pipeline import handle
 from locales import t
 from scheduler.runner import Scheduler
+from services.env import Core
 from storage.migrate import upgrade
 from storage.stations import ensure_seeded
 
@@ -118,7 +119,7 @@ class Sandbox:
         if isinstance(incoming, str):
             print(incoming + "\n", file=self.out, flush=True)
             return
-        replies = [self.with_files(r) for r in await self.core.handle(incoming)]
+        replies = [self.with_files(r) for r in await handle(self.core, incoming)]
         for reply in replies:
             if (reply.chat_id or incoming.chat_id) == STAFF:
                 self._print_staff(reply, reply.edit_id or "")

@@ -22,23 +22,13 @@ from telegram import (
 )
 from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter
 
-from bot.sender import Moved, RetryLater, Undeliverable
-from conversations.messages import Attachment, Incoming, Reply
+from chat.messages import Attachment, Incoming, Reply
+from delivery.sender import Moved, RetryLater, Undeliverable
+from handlers.commands import GROUP, PRIVATE, Command, for_role, menu
 from locales import LANGUAGES, t
-from storage.roles import ADMIN, PROVINCE, STAFF
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
-PRIVATE_COMMANDS = [("khaibao", "checkin"), ("start", None), ("nguoithan", "household"), ("nhacnho", "reminders"),
-                    ("phananh", "request"), ("ngonngu", "language"), ("huy", "cancel"), ("trogiup", "help")]
-GROUP_COMMANDS = [("baocao", "report"), ("phananhmo", "requests"), ("lienket", "bind"), ("trogiup", "help")]
-# A staff member's, a province viewer's and an admin's own private chat: their work first, then the citizen's.
-PROVINCE_COMMANDS = [("danhsach", "list"), ("tra", "find"), ("canhbao", "alerts"), ("phananhmo", "requests"),
-                     ("baocao", "report"), ("thongke", "stats"), ("xuat", "export"), ("chuagui", "undelivered")]
-STAFF_COMMANDS = [*PROVINCE_COMMANDS, ("maunhap", "template")]
-ROLE_COMMANDS = {PROVINCE: PROVINCE_COMMANDS, STAFF: STAFF_COMMANDS,
-                 ADMIN: [*STAFF_COMMANDS, ("tram", "stations"), ("capquyen", "grant"), ("thuhoi", "revoke")]}
-
 
 MAX_DOWNLOAD = 5 * 1024 * 1024  # an imported list; larger files are refused, not fetched
 
@@ -156,24 +146,22 @@ def deliverer(bot: Bot):
 
 
 async def set_command_menus(bot: Bot) -> None:
-    """The command menu in Vietnamese (default) and English, for private chats and for groups."""
+    """The command menu in every language (Vietnamese the default), for private chats and for groups."""
     for lang in LANGUAGES:
         code = None if lang == "vi" else lang
-        for scope, commands in ((BotCommandScopeAllPrivateChats(), PRIVATE_COMMANDS),
-                                (BotCommandScopeAllGroupChats(), GROUP_COMMANDS)):
-            await bot.set_my_commands(_menu(commands, lang), scope=scope, language_code=code)
+        for scope, where in ((BotCommandScopeAllPrivateChats(), PRIVATE), (BotCommandScopeAllGroupChats(), GROUP)):
+            await bot.set_my_commands(_menu(menu(where), lang), scope=scope, language_code=code)
 
 
 async def set_role_menu(bot: Bot, user_id: str, role: str | None, lang: str) -> None:
     """The menu of one person's private chat with the bot: their role's commands, or without a role the
     menu every private chat has."""
     scope = BotCommandScopeChat(int(user_id))
-    if role not in ROLE_COMMANDS:
+    if not role or not for_role(role):
         await bot.delete_my_commands(scope=scope)
         return
-    own = ROLE_COMMANDS[role]
-    await bot.set_my_commands(_menu([*own, *(c for c in PRIVATE_COMMANDS if c not in own)], lang), scope=scope)
+    await bot.set_my_commands(_menu(menu(PRIVATE, role), lang), scope=scope)
 
 
-def _menu(commands: list[tuple[str, str | None]], lang: str) -> list[BotCommand]:
-    return [BotCommand(vi if lang == "vi" or en is None else en, t(lang, f"cmd.{vi}")) for vi, en in commands]
+def _menu(commands: list[Command], lang: str) -> list[BotCommand]:
+    return [BotCommand(c.shown_as(lang), t(lang, c.key)) for c in commands]

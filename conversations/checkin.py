@@ -3,14 +3,16 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from conversations import parse
-from conversations.alerts import raise_alert
-from conversations.messages import Button, Reply, one_per_row
+from chat import parse
+from chat.messages import Button, Reply, one_per_row
+from chat.payloads import Go
+from chat.text import fold
 from conversations.runtime import Context, Done, Flow, Input, Next, Outcome, Retry, Stay, Step
+from health.slots import slot_of
 from health.triage import NORMAL, Answers, triage
 from locales import number
-from storage.models import Declaration, Person
-from storage.text import fold
+from services.alerts import raise_alert
+from storage.models import Declaration, Person, PersonStatus
 
 NONE, DONE, SKIP = "none", "done", "skip"
 BREATHING_RANGE = (5, 120)
@@ -18,13 +20,13 @@ NOTE_MAX = 500
 
 
 async def active_people(ctx: Context) -> list[Person]:
-    query = (select(Person).where(Person.account_id == ctx.account.id, Person.status == "active")
+    query = (select(Person).where(Person.account_id == ctx.account.id, Person.status == PersonStatus.ACTIVE)
              .order_by(Person.is_self.desc(), Person.id))
     return list((await ctx.session.exec(query)).all())
 
 
 async def declared_ids(ctx: Context, people: list[Person]) -> set[int]:
-    day, slot = ctx.core.slot_of(ctx.now())
+    day, slot = slot_of(ctx.core.rules, ctx.core.tz, ctx.now())
     query = select(Declaration.person_id).where(
         Declaration.person_id.in_([p.id for p in people]), Declaration.day == day, Declaration.slot == slot)
     return set((await ctx.session.exec(query)).all())
@@ -97,9 +99,7 @@ async def symptom_codes(ctx: Context) -> list[str]:
 
 
 def symptom_label(ctx: Context, code: str) -> str:
-    symptom = ctx.core.rules.symptom(code)
-    custom = symptom.label.get(ctx.lang) if symptom is not None else None
-    return custom or ctx.t(f"symptom.{code}")
+    return ctx.core.rules.symptom_label(code, ctx.lang)
 
 
 async def symptoms_reply(ctx: Context, edit: bool = False) -> Reply:
@@ -183,12 +183,12 @@ async def answer_note(ctx: Context, inp: Input) -> Outcome:
 
 async def finish(ctx: Context) -> Outcome:
     person = await person_of(ctx)
-    if person is None or person.status != "active":
+    if person is None or person.status != PersonStatus.ACTIVE:
         return Done([Reply(ctx.t("checkin.person_gone"))])
     answers = Answers(ctx.data["temperature"], tuple(ctx.data.get("symptoms", [])), ctx.data.get("spo2"),
                       ctx.data.get("breathing_rate"))
     result = triage(ctx.core.rules, answers, age_of(ctx, person))
-    day, slot = ctx.core.slot_of(ctx.now())
+    day, slot = slot_of(ctx.core.rules, ctx.core.tz, ctx.now())
     declaration = Declaration(
         person_id=person.id, account_id=ctx.account.id, day=day, slot=slot, declared_at=ctx.core.utcnow(),
         temperature=answers.temperature,
@@ -209,7 +209,7 @@ async def next_person(ctx: Context) -> list[Reply]:
     if not due:
         return []
     return [Reply(ctx.t("checkin.next_person", name=due[0].full_name),
-                  [[Button(ctx.t("checkin.declare_for", name=due[0].full_name), f"go:checkin:{due[0].id}")]])]
+                  [[Button(ctx.t("checkin.declare_for", name=due[0].full_name), Go("checkin", due[0].id).encode())]])]
 
 
 FLOW = Flow(

@@ -14,29 +14,39 @@ from sqlalchemy import String, cast
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from conversations.alerts import GROUP_LANGUAGE, destinations
+from chat.messages import Button, Reply, one_per_row
+from chat.payloads import RequestPress
+from conversations.access import actor
 from conversations.checkin import active_people, pick_person
-from conversations.messages import Button, Reply, one_per_row
 from conversations.runtime import Context, Done, Flow, Input, Next, Outcome, Retry, Step
-from handlers.access import actor
 from locales import t
+from services.alerts import GROUP_LANGUAGE, destinations
 from storage.audit import record
-from storage.models import Account, HelpMessage, HelpRequest, Outbox, Person, Station
-from storage.outbox import SENT, enqueue
+from storage.models import (
+    Account,
+    HelpMessage,
+    HelpRequest,
+    Outbox,
+    OutboxStatus,
+    Person,
+    PersonStatus,
+    RequestStatus,
+    Station,
+)
+from storage.outbox import post
 from storage.roles import staff_member
 
 if TYPE_CHECKING:
-    from handlers.core import Core
+    from services.env import Core
 
 log = logging.getLogger(__name__)
 
-NEW, IN_PROGRESS, DONE = "new", "in_progress", "done"  # HelpRequest.status
 PERSON, STAFF = "person", "staff"  # HelpMessage.sender
-PREFIX, ANSWER, FINISH = "req", "answer", "done"  # button payloads "req:answer:12", "req:done:12"
+ANSWER, FINISH = "answer", "done"  # button payloads "req:answer:12", "req:done:12" (chat.payloads.RequestPress)
 TEXT_MAX = 1000
 CAPTION_MAX = 1024  # Telegram's limit for a photo's caption
 THREAD_SHOWN, LINE_MAX = 8, 300  # a thread in a list: its last messages, each clipped
-STATUS_KEYS = {NEW: "helpreq.status.new", IN_PROGRESS: "helpreq.status.in_progress", DONE: "helpreq.status.done"}
+STATUS_KEYS = {status: f"helpreq.status.{status}" for status in RequestStatus}
 
 
 # --- shared helpers ------------------------------------------------------------------------------------
@@ -67,19 +77,19 @@ def incoming_content(ctx: Context, inp: Input) -> tuple[str, str | None, str | N
 
 
 def request_buttons(lang: str, request_id: int) -> list[list[Button]]:
-    return [[Button(t(lang, "helpreq.button.answer"), f"{PREFIX}:{ANSWER}:{request_id}"),
-             Button(t(lang, "helpreq.button.done"), f"{PREFIX}:{FINISH}:{request_id}")]]
+    return [[Button(t(lang, "helpreq.button.answer"), RequestPress(ANSWER, request_id).encode()),
+             Button(t(lang, "helpreq.button.done"), RequestPress(FINISH, request_id).encode())]]
 
 
 async def open_request(session: AsyncSession, person_id: int) -> HelpRequest | None:
     """The person's request not done yet: a new message joins its thread instead of opening another."""
-    query = (select(HelpRequest).where(HelpRequest.person_id == person_id, HelpRequest.status != DONE)
+    query = (select(HelpRequest).where(HelpRequest.person_id == person_id, HelpRequest.status != RequestStatus.DONE)
              .order_by(HelpRequest.id.desc()))
     return (await session.exec(query)).first()
 
 
 def station_name(station: Station | None) -> str:
-    return (station.full_name or station.name) if station is not None else ""
+    return station.label if station is not None else ""
 
 
 def person_lines(core: Core, lang: str, person: Person, station: Station | None) -> list[str]:
@@ -135,7 +145,7 @@ async def answer_content(ctx: Context, inp: Input) -> Outcome:
     if error is not None:
         return Retry(error)
     person = await person_of(ctx)
-    if person is None or person.status != "active":
+    if person is None or person.status != PersonStatus.ACTIVE:
         return Done([Reply(ctx.t("helpreq.person_gone"))])
     return Done(await submit(ctx, person, text, photo_id))
 
@@ -147,11 +157,11 @@ async def submit(ctx: Context, person: Person, text: str, photo_id: str | None) 
     followup = request is not None
     if request is None:
         request = HelpRequest(person_id=person.id, station_id=person.station_id, account_id=ctx.account.id,
-                              status=NEW, created_at=now, updated_at=now)
+                              status=RequestStatus.NEW, created_at=now, updated_at=now)
         ctx.session.add(request)
         await ctx.session.flush()
         record(ctx.session, actor(ctx), "request.new", "request", request.id,
-               after={"status": NEW, "person_id": person.id, "station_id": person.station_id}, at=now)
+               after={"status": RequestStatus.NEW, "person_id": person.id, "station_id": person.station_id}, at=now)
     else:
         request.updated_at = now
         ctx.session.add(request)
@@ -174,7 +184,7 @@ async def post_to_station(session: AsyncSession, core: Core, request: HelpReques
     station = await session.get(Station, request.station_id)
     for channel, chat_id, lang in chats:
         for reply in station_posts(core, lang, request, person, station, message, followup):
-            enqueue(session, channel, chat_id, reply.to_payload(), now=core.utcnow())
+            post(session, channel, chat_id, reply, core.utcnow())
 
 
 def station_posts(core: Core, lang: str, request: HelpRequest, person: Person, station: Station | None,
@@ -233,8 +243,8 @@ async def record_answer(ctx: Context, request: HelpRequest, person: Person, text
     now, name, before = ctx.core.utcnow(), await staff_name(ctx), request.status
     ctx.session.add(HelpMessage(request_id=request.id, sender=STAFF, staff_name=name, text=text, photo_id=photo_id,
                                 at=now))
-    if request.status == NEW:
-        request.status = IN_PROGRESS
+    if request.status == RequestStatus.NEW:
+        request.status = RequestStatus.IN_PROGRESS
     request.updated_at = now
     ctx.session.add(request)
     record(ctx.session, actor(ctx), "request.answer", "request", request.id, before={"status": before},
@@ -248,8 +258,7 @@ async def tell_person(ctx: Context, request: HelpRequest, render: Callable[[str]
     account = await ctx.session.get(Account, request.account_id)
     if account is None:
         return
-    enqueue(ctx.session, account.channel, account.external_id, render(account.language).to_payload(),
-            now=ctx.core.utcnow())
+    post(ctx.session, account.channel, account.external_id, render(account.language), ctx.core.utcnow())
 
 
 # --- done ------------------------------------------------------------------------------------------------
@@ -258,10 +267,10 @@ async def tell_person(ctx: Context, request: HelpRequest, render: Callable[[str]
 async def mark_done(ctx: Context, request: HelpRequest) -> list[Reply]:
     """Close the request, tell the person, and edit the group's copies so the buttons are gone."""
     now, name, before = ctx.core.utcnow(), await staff_name(ctx), request.status
-    request.status, request.updated_at = DONE, now
+    request.status, request.updated_at = RequestStatus.DONE, now
     ctx.session.add(request)
     record(ctx.session, actor(ctx), "request.done", "request", request.id, before={"status": before},
-           after={"status": DONE, "by": name}, at=now)
+           after={"status": RequestStatus.DONE, "by": name}, at=now)
     person = await ctx.session.get(Person, request.person_id)
     await tell_person(ctx, request, lambda lang: Reply(
         t(lang, "helpreq.to_person.done", id=request.id, name=person.full_name if person else "")))
@@ -270,8 +279,8 @@ async def mark_done(ctx: Context, request: HelpRequest) -> list[Reply]:
 
 async def posted_copies(session: AsyncSession, channel: str, request: HelpRequest) -> list[Outbox]:
     """The sent messages carrying this request's buttons (its posts to groups and admins)."""
-    marker = f'"{PREFIX}:{FINISH}:{request.id}"'  # quoted: request 1 must not match request 12
-    query = (select(Outbox).where(Outbox.channel == channel, Outbox.status == SENT,
+    marker = f'"{RequestPress(FINISH, request.id).encode()}"'  # quoted: request 1 must not match request 12
+    query = (select(Outbox).where(Outbox.channel == channel, Outbox.status == OutboxStatus.SENT,
                                   Outbox.sent_message_id.is_not(None), Outbox.created_at >= request.created_at,
                                   cast(Outbox.payload, String).like(f"%{marker}%"))
              .order_by(Outbox.id))
@@ -320,7 +329,7 @@ async def thread_reply(session: AsyncSession, core: Core, request: HelpRequest, 
             body = f"{t(lang, 'helpreq.thread.photo')} {body}".strip()
         lines.append(t(lang, "helpreq.thread.line", at=core.to_local(message.at).strftime("%H:%M %d/%m"),
                        who=who, text=body))
-    buttons = request_buttons(lang, request.id) if with_buttons and request.status != DONE else []
+    buttons = request_buttons(lang, request.id) if with_buttons and request.status != RequestStatus.DONE else []
     return Reply("\n".join(lines), buttons)
 
 

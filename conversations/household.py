@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from conversations.messages import Button, Reply
+from chat.messages import Button, Reply
+from chat.payloads import Go
 from conversations.person_steps import (
     EDIT_MENU,
     SUMMARY,
@@ -17,7 +18,7 @@ from conversations.person_steps import (
 )
 from conversations.registration import CHECKIN_BUTTON, make_person
 from conversations.runtime import Context, Done, Flow, Input, Next, Outcome, Retry, Step
-from storage.models import Person
+from storage.models import Person, PersonStatus
 
 ORDER = ["name", "birth_year", "gender", "category", "start_date", SUMMARY]
 EDITABLE = ORDER[:-1]
@@ -25,7 +26,8 @@ MAX_DEPENDENTS = 15
 
 
 async def self_person(ctx: Context) -> Person | None:
-    query = select(Person).where(Person.account_id == ctx.account.id, Person.is_self, Person.status == "active")
+    query = select(Person).where(Person.account_id == ctx.account.id, Person.is_self,
+                                 Person.status == PersonStatus.ACTIVE)
     return (await ctx.session.exec(query)).first()
 
 
@@ -53,7 +55,8 @@ async def answer_summary(ctx: Context, inp: Input) -> Outcome:
     person = make_person(ctx, ctx.data, ctx.data["station_id"], is_self=False)
     ctx.session.add(person)
     await ctx.session.flush()
-    buttons = [[Button(ctx.t("menu.checkin"), CHECKIN_BUTTON)], [Button(ctx.t("menu.household"), "go:household")]]
+    buttons = [[Button(ctx.t("menu.checkin"), CHECKIN_BUTTON)],
+               [Button(ctx.t("menu.household"), Go("household").encode())]]
     return Done([Reply(ctx.t("household.done", name=person.full_name,
                              end=person.end_date.strftime("%d/%m/%Y")), buttons)])
 

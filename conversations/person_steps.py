@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from conversations import parse
-from conversations.messages import Reply, one_per_row
+from chat import parse
+from chat.messages import Reply, one_per_row
+from chat.text import fold
 from conversations.runtime import Context, Input, Next, Outcome, Retry, Step
-from storage.text import fold
 
 GENDERS = ("male", "female", "other")
 _GENDER_WORDS = {"nam": "male", "male": "male", "nu": "female", "female": "female", "khac": "other",

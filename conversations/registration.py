@@ -3,8 +3,10 @@ from __future__ import annotations
 
 from datetime import date
 
-from conversations import parse
-from conversations.messages import Button, Reply, one_per_row
+from chat import parse
+from chat.messages import Button, Reply, one_per_row
+from chat.payloads import Go
+from conversations.access import actor
 from conversations.person_steps import (
     EDIT_MENU,
     SUMMARY,
@@ -20,7 +22,7 @@ from conversations.person_steps import (
     summary_question,
 )
 from conversations.runtime import Context, Done, Flow, Input, Next, Outcome, Retry, Stay, Step
-from handlers.access import actor
+from health.slots import slot_text
 from storage.audit import record
 from storage.invitations import use_invitation
 from storage.models import Person
@@ -29,7 +31,7 @@ from storage.stations import find_stations, get_station
 ORDER = ["consent", "name", "birth_year", "gender", "phone", "id_number", "station", "address", "category",
          "start_date", SUMMARY]
 EDITABLE = ORDER[1:-1]
-CHECKIN_BUTTON = "go:checkin"
+CHECKIN_BUTTON = Go("checkin").encode()
 INVITED = "_invite"  # the invitation's code, when the answers came pre-filled from an imported list
 ANSWERS = ("full_name", "birth_year", "gender", "phone", "id_number", "station_code", "address", "category",
            "start_date")
@@ -90,7 +92,7 @@ async def answer_station(ctx: Context, inp: Input) -> Outcome:
         station = await get_station(ctx.session, inp.choice)
         if station is None or not station.active:
             return Retry(ctx.t("err.station_gone"))
-        ctx.data["station_code"], ctx.data["station_name"] = station.code, station.full_name or station.name
+        ctx.data["station_code"], ctx.data["station_name"] = station.code, station.label
         return Next(following(ctx, ORDER, "station"))
     query = (inp.text or "").strip()
     if len(query) < 2:
@@ -98,7 +100,7 @@ async def answer_station(ctx: Context, inp: Input) -> Outcome:
     found = await find_stations(ctx.session, query)
     if not found:
         return Retry(ctx.t("err.station_none", query=query[:50]))
-    buttons = [ctx.choice("station", s.code, s.full_name or s.name) for s in found]
+    buttons = [ctx.choice("station", s.code, s.label) for s in found]
     return Stay([Reply(ctx.t("reg.station_pick"), one_per_row(buttons))])
 
 
@@ -130,7 +132,7 @@ async def answer_summary(ctx: Context, inp: Input) -> Outcome:
     ctx.session.add(person)
     await ctx.session.flush()
     record_created(ctx, person, code)
-    done = Reply(ctx.t("reg.done", end=person.end_date.strftime("%d/%m/%Y"), slots=ctx.core.slot_text()),
+    done = Reply(ctx.t("reg.done", end=person.end_date.strftime("%d/%m/%Y"), slots=slot_text(ctx.core.rules)),
                  [[Button(ctx.t("menu.checkin"), CHECKIN_BUTTON)]])
     return Done([done])
 

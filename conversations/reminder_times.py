@@ -5,17 +5,17 @@ from datetime import datetime
 
 from sqlmodel import select
 
-from conversations import parse
-from conversations.messages import Reply, one_per_row
+from chat import parse
+from chat.messages import Reply, one_per_row
 from conversations.runtime import Context, Done, Flow, Input, Next, Outcome, Retry, Step
-from scheduler.windows import reminder_time, windows
-from storage.models import Person
+from health.slots import reminder_time, windows
+from storage.models import Person, PersonStatus
 
 DEFAULT = "default"
 
 
 async def start(ctx: Context) -> list[Reply] | None:
-    query = select(Person.id).where(Person.account_id == ctx.account.id, Person.status == "active")
+    query = select(Person.id).where(Person.account_id == ctx.account.id, Person.status == PersonStatus.ACTIVE)
     if (await ctx.session.exec(query)).first() is None:
         return [Reply(ctx.t("checkin.not_registered"))]
     return None

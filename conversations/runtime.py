@@ -12,17 +12,26 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
-from conversations.messages import Button, Incoming, Reply
+from chat.messages import Button, Incoming, Reply
+from chat.payloads import StepAnswer
 from locales import t
-from storage.models import Account, ConversationState, utcnow
+from storage.models import Account, ConversationState
 
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
-    from handlers.core import Core
+    from services.env import Core
 
-STEP_BUTTON = "s"  # payload prefix of a button that answers a step: "s:<step>:<value>"
 ASKED_IN = "_chat"  # in a flow's data: the chat it was begun in, the only group whose messages answer it
+
+
+class Refused(Exception):
+    """A refusal of access, raised where it is found: it ends the flow it happens in, and the router
+    (handlers/dispatch.py) turns it into its replies inside the update's transaction."""
+
+    def __init__(self, replies: list[Reply]) -> None:
+        super().__init__("access refused")
+        self.replies = replies
 
 
 @dataclass
@@ -53,7 +62,7 @@ class Context:
     @staticmethod
     def choice(step: str, value: str, label: str) -> Button:
         """A button answering `step` with `value`, labelled with data (a station's or a person's name)."""
-        return Button(label, f"{STEP_BUTTON}:{step}:{value}")
+        return Button(label, StepAnswer(step, value).encode())
 
 
 @dataclass
@@ -151,7 +160,10 @@ async def advance(ctx: Context, flow: Flow, state: ConversationState, inc: Incom
     answer = _answer_for(state.step, inc)
     if answer is None:  # a button from an older question
         return [Reply(ctx.t("common.stale_button")), *await step.ask(ctx)]
-    outcome = await step.answer(ctx, answer)
+    try:
+        outcome = await step.answer(ctx, answer)
+    except Refused as refused:  # e.g. the role was revoked mid-conversation: the conversation ends
+        outcome = Done(refused.replies)
     if isinstance(outcome, Retry):
         await _save(ctx, flow.name, state.step)
         return [Reply(outcome.error), *await step.ask(ctx)]
@@ -167,8 +179,8 @@ async def advance(ctx: Context, flow: Flow, state: ConversationState, inc: Incom
 
 def _answer_for(step: str, inc: Incoming) -> Input | None:
     if inc.button is not None:
-        prefix = f"{STEP_BUTTON}:{step}:"
-        return Input(choice=inc.button.removeprefix(prefix)) if inc.button.startswith(prefix) else None
+        pressed = StepAnswer.parse(inc.button)
+        return Input(choice=pressed.value) if pressed is not None and pressed.step == step else None
     return Input(text=inc.text or "", contact_phone=inc.contact_phone, contact_is_own=inc.contact_is_own)
 
 
@@ -176,5 +188,5 @@ async def _save(ctx: Context, flow: str, step: str) -> None:
     state = await load_state(ctx.session, ctx.account.id)
     if state is None:
         state = ConversationState(account_id=ctx.account.id, flow=flow, step=step)
-    state.flow, state.step, state.data, state.updated_at = flow, step, dict(ctx.data), utcnow()
+    state.flow, state.step, state.data, state.updated_at = flow, step, dict(ctx.data), ctx.core.utcnow()
     ctx.session.add(state)

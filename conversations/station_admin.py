@@ -11,22 +11,22 @@ from datetime import timedelta
 
 from sqlmodel import col, func, select
 
-from conversations import parse
-from conversations.messages import Button, Reply
-from conversations.runtime import Context, Done, Flow, Input, Next, Outcome, Retry, Stay, Step
-from handlers.access import actor, require
+from chat import parse
+from chat.messages import Button, Reply
+from chat.text import fold
+from conversations.access import actor, require
+from conversations.runtime import Context, Flow, Input, Next, Outcome, Retry, Stay, Step
 from locales import t
+from services.alerts import GROUP_LANGUAGE
 from storage.audit import record
-from storage.models import GroupBinding, Person, StaffMember, Station
-from storage.outbox import enqueue
+from storage.models import GroupBinding, Person, PersonStatus, StaffMember, Station
+from storage.outbox import post
 from storage.roles import ADMIN, STAFF
 from storage.stations import bound_chats, find_stations, issue_bind_code, issue_staff_code
-from storage.text import fold
 
 PAGE_SIZE = 10
 CODE_TTL = timedelta(hours=24)
 LIST, STATION, UNBIND = "list", "station", "unbind"
-GROUP_LANGUAGE = "vi"  # station groups read Vietnamese, as for alerts
 QUERY_SHOWN = 50  # of a search quoted back: a pasted page must not make the answer too long to send
 
 
@@ -36,10 +36,6 @@ QUERY_SHOWN = 50  # of a search quoted back: a pasted page must not make the ans
 def _here(ctx: Context) -> str | None:
     """The message a pressed button sits on, so browsing edits it instead of piling up new messages."""
     return ctx.incoming.message_id if ctx.incoming.button is not None else None
-
-
-def station_label(station: Station) -> str:
-    return station.full_name or station.name
 
 
 async def _listed(ctx: Context) -> list[Station]:
@@ -60,8 +56,8 @@ async def _interrupted(ctx: Context) -> Outcome | None:
     """None to go on; else why not: the admin writing in a group meanwhile, or no admin any more."""
     if ctx.incoming.chat_type != "private":  # /tram is held in private: a group's chatter must not steer it
         return Stay([])
-    granted = await require(ctx, ADMIN, what="tram")
-    return Done(granted) if isinstance(granted, list) else None
+    await require(ctx, ADMIN, what="tram")  # Refused ends the flow
+    return None
 
 
 async def _search(ctx: Context, text: str) -> Outcome:
@@ -76,9 +72,7 @@ async def _search(ctx: Context, text: str) -> Outcome:
 
 
 async def start(ctx: Context) -> list[Reply] | None:
-    granted = await require(ctx, ADMIN)
-    if isinstance(granted, list):
-        return granted
+    await require(ctx, ADMIN)
     args = ctx.incoming.command[1] if ctx.incoming.command else []
     query = " ".join(args).strip()
     ctx.data.update(page=0, query=None, station_id=None)
@@ -99,7 +93,7 @@ async def ask_list(ctx: Context) -> list[Reply]:
     page = min(max(int(ctx.data.get("page") or 0), 0), pages - 1)
     ctx.data["page"] = page
     shown = stations[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]
-    rows = [[ctx.choice(LIST, str(s.id), ("⛔ " if not s.active else "") + station_label(s))] for s in shown]
+    rows = [[ctx.choice(LIST, str(s.id), ("⛔ " if not s.active else "") + s.label)] for s in shown]
     nav = []
     if page > 0:
         nav.append(ctx.choice(LIST, f"p{page - 1}", "◀"))
@@ -143,7 +137,7 @@ async def answer_list(ctx: Context, inp: Input) -> Outcome:
 async def _counts(ctx: Context, station: Station) -> tuple[int, int]:
     """People under quarantine at the station, and its active staff."""
     people = select(func.count()).select_from(Person).where(Person.station_id == station.id,
-                                                             Person.status == "active")
+                                                             Person.status == PersonStatus.ACTIVE)
     staff = select(func.count()).select_from(StaffMember).where(
         StaffMember.station_id == station.id, StaffMember.role == STAFF, col(StaffMember.active).is_(True))
     return (await ctx.session.exec(people)).one(), (await ctx.session.exec(staff)).one()
@@ -158,7 +152,7 @@ async def station_page(ctx: Context, station: Station, notice: str | None = None
     people, staff = await _counts(ctx, station)
     groups = await bound_chats(ctx.session, station.id)
     lines = [*([notice, ""] if notice else []),
-             ctx.t("tram.station", name=station_label(station), code=station.code),
+             ctx.t("tram.station", name=station.label, code=station.code),
              ctx.t("tram.active" if station.active else "tram.inactive"),
              ctx.t("tram.people", count=people), ctx.t("tram.staff", count=staff),
              ctx.t("tram.groups", count=len(groups)), *[_group_line(ctx, g) for g in groups]]
@@ -212,7 +206,7 @@ async def _issue_code(ctx: Context, station: Station, issue, action: str, text_k
     expires = ctx.core.utcnow() + CODE_TTL
     record(ctx.session, actor(ctx), action, "station", station.id,
            after={"code": code, "expires_at": expires.isoformat()}, at=ctx.core.utcnow())
-    text = ctx.t(text_key, station=station_label(station), code=code, until=_until(ctx, expires))
+    text = ctx.t(text_key, station=station.label, code=code, until=_until(ctx, expires))
     return Stay([Reply(text)])  # a new message: the admin forwards it to the station
 
 
@@ -226,7 +220,7 @@ async def _set_active(ctx: Context, station: Station, active: bool) -> Outcome:
                station.id, before={"active": station.active}, after={"active": active}, at=ctx.core.utcnow())
         station.active = active
         ctx.session.add(station)
-    notice = ctx.t("tram.activated" if active else "tram.deactivated", station=station_label(station))
+    notice = ctx.t("tram.activated" if active else "tram.deactivated", station=station.label)
     return Stay([await station_page(ctx, station, notice)])
 
 
@@ -257,7 +251,7 @@ async def ask_unbind(ctx: Context) -> list[Reply]:
     rows = [[ctx.choice(UNBIND, str(g.id), ctx.t("tram.group_button", channel=g.channel, chat=g.chat_id))]
             for g in groups]
     rows.append([ctx.button(UNBIND, "back", "tram.button.back")])
-    return [Reply(ctx.t("tram.unbind_which", station=station_label(station) if station else ""), rows,
+    return [Reply(ctx.t("tram.unbind_which", station=station.label if station else ""), rows,
                   edit_id=_here(ctx))]
 
 
@@ -282,8 +276,8 @@ async def unbind(ctx: Context, binding: GroupBinding, station: Station) -> None:
     """Remove the binding, record it, and tell the group (through the outbox) that alerts stop coming."""
     record(ctx.session, actor(ctx), "binding.unbind", "binding", f"{binding.channel}:{binding.chat_id}",
            before={"station": station.code, "scope": binding.scope}, after=None, at=ctx.core.utcnow())
-    notice = Reply(t(GROUP_LANGUAGE, "tram.unbound_group", station=station_label(station)))
-    enqueue(ctx.session, binding.channel, binding.chat_id, notice.to_payload(), now=ctx.core.utcnow())
+    notice = Reply(t(GROUP_LANGUAGE, "tram.unbound_group", station=station.label))
+    post(ctx.session, binding.channel, binding.chat_id, notice, ctx.core.utcnow())
     await ctx.session.delete(binding)
     await ctx.session.flush()
 

@@ -5,18 +5,19 @@ outbox, which delivers even when they are not chatting with the bot at that mome
 """
 from __future__ import annotations
 
+from chat.messages import Reply
+from chat.text import fold
 from conversations import station_admin
-from conversations.messages import Reply
+from conversations.access import access, actor, require
 from conversations.runtime import Context, begin
-from handlers.access import access, actor, require
-from locales import catalog, t
+from handlers.commands import Command, for_role
+from locales import t
 from storage.attempts import may_try, note_try
 from storage.audit import record
 from storage.models import StaffMember, Station
-from storage.outbox import enqueue
+from storage.outbox import post
 from storage.roles import ADMIN, PROVINCE, STAFF, language_of, note_role_change, staff_member
 from storage.stations import find_stations, get_station, normalize_bind_code, redeem_staff_code
-from storage.text import fold
 
 # What an admin may type for a role in /capquyen: English or Vietnamese, accents optional.
 ROLE_WORDS = {"admin": ADMIN, "quantri": ADMIN, "qtv": ADMIN,
@@ -27,17 +28,6 @@ JOIN_REFUSED = {"unknown": "staff_join.unknown", "used": "staff_join.used", "exp
 GRANTED = {ADMIN: "grant.ok_admin", PROVINCE: "grant.ok_province", STAFF: "grant.ok_staff"}
 TOLD_GRANTED = {ADMIN: "role.granted_admin", PROVINCE: "role.granted_province", STAFF: "role.granted_staff"}
 HELP_TITLE = {ADMIN: "help.admin_title", PROVINCE: "help.province_title", STAFF: "help.staff_title"}
-
-# Staff and admin commands in the order the help lists them, with the roles each is for. A command
-# appears once handlers/dispatch.py has it, so the help never offers one that does not exist.
-EVERY_ROLE = (STAFF, PROVINCE, ADMIN)
-HELP_COMMANDS = (
-    ("/danhsach", EVERY_ROLE), ("/tra", EVERY_ROLE), ("/canhbao", EVERY_ROLE), ("/thongke", EVERY_ROLE),
-    ("/baocao", EVERY_ROLE), ("/phananhmo", EVERY_ROLE), ("/chuagui", EVERY_ROLE), ("/xuat", EVERY_ROLE),
-    ("/maunhap", (STAFF, ADMIN)),
-    ("/tram", (ADMIN,)), ("/capquyen", (ADMIN,)), ("/thuhoi", (ADMIN,)),
-)
-
 
 # --- joining as staff -------------------------------------------------------------------------------
 
@@ -66,7 +56,7 @@ async def join_staff(ctx: Context) -> list[Reply]:
     record(ctx.session, actor(ctx), "role.join", "role", f"{inc.channel}:{inc.user_id}", before=before,
            after=after, at=ctx.core.utcnow())
     note_role_change(ctx.session, inc.channel, inc.user_id)
-    return [Reply(ctx.t("staff_join.ok", station=result.station.full_name or result.station.name))]
+    return [Reply(ctx.t("staff_join.ok", station=result.station.label))]
 
 
 # --- granting and revoking --------------------------------------------------------------------------
@@ -74,9 +64,7 @@ async def join_staff(ctx: Context) -> list[Reply]:
 
 async def grant(ctx: Context) -> list[Reply]:
     """/capquyen USER_ID ROLE [STATION]: give a Telegram user a role; staff need their station."""
-    granted = await require(ctx, ADMIN)
-    if isinstance(granted, list):
-        return granted
+    await require(ctx, ADMIN)
     args = ctx.incoming.command[1] if ctx.incoming.command else []
     if len(args) < 2:
         return [Reply(ctx.t("grant.usage"))]
@@ -111,7 +99,7 @@ async def _apply_grant(ctx: Context, user_id: str, role: str, station: Station |
     record(ctx.session, actor(ctx), "role.grant", "role", f"{channel}:{user_id}", before=before,
            after=await _snapshot(ctx, member), at=ctx.core.utcnow())
     note_role_change(ctx.session, channel, user_id)
-    name = (station.full_name or station.name) if station else ""
+    name = station.label if station else ""
     await _tell(ctx, user_id, TOLD_GRANTED[role], station=name)
     text = ctx.t(GRANTED[role], user=user_id, station=name)
     if ctx.core.is_admin(channel, user_id):
@@ -121,9 +109,7 @@ async def _apply_grant(ctx: Context, user_id: str, role: str, station: Station |
 
 async def revoke(ctx: Context) -> list[Reply]:
     """/thuhoi USER_ID: the user's role ends (the record stays, inactive, for the history)."""
-    granted = await require(ctx, ADMIN)
-    if isinstance(granted, list):
-        return granted
+    await require(ctx, ADMIN)
     args = ctx.incoming.command[1] if ctx.incoming.command else []
     if len(args) != 1:
         return [Reply(ctx.t("revoke.usage"))]
@@ -170,7 +156,7 @@ async def _station_from(ctx: Context, text: str) -> tuple[Station | None, str | 
         return (exact or found)[0], None
     if not found:
         return None, ctx.t("grant.unknown_station", value=text)
-    lines = [ctx.t("grant.station_choice", code=s.code, name=s.full_name or s.name) for s in found[:SEVERAL_SHOWN]]
+    lines = [ctx.t("grant.station_choice", code=s.code, name=s.label) for s in found[:SEVERAL_SHOWN]]
     return None, "\n".join([ctx.t("grant.several_stations", value=text), *lines])
 
 
@@ -179,7 +165,7 @@ async def _tell(ctx: Context, user_id: str, key: str, **params: object) -> None:
     channel = ctx.incoming.channel
     lang = await language_of(ctx.session, channel, user_id)
     # On Telegram a user's private chat has the user's id.
-    enqueue(ctx.session, channel, user_id, Reply(t(lang, key, **params)).to_payload(), now=ctx.core.utcnow())
+    post(ctx.session, channel, user_id, Reply(t(lang, key, **params)), ctx.core.utcnow())
 
 
 # --- stations ---------------------------------------------------------------------------------------
@@ -195,24 +181,16 @@ async def stations(ctx: Context) -> list[Reply]:
 
 async def staff_help(ctx: Context) -> str | None:
     """The staff/admin part of /trogiup for someone with a role; None for everyone else."""
-    from handlers.dispatch import PRIVATE_COMMANDS  # late: dispatch imports this module
-
     granted = await access(ctx)
     if granted.role is None:
         return None
     station = await ctx.session.get(Station, granted.station_id) if granted.station_id else None
-    lines = [ctx.t(HELP_TITLE[granted.role], station=(station.full_name or station.name) if station else "")]
-    for command, roles in HELP_COMMANDS:
-        if command in PRIVATE_COMMANDS and granted.role in roles:
-            lines.append(_help_line(ctx, command, PRIVATE_COMMANDS))
+    lines = [ctx.t(HELP_TITLE[granted.role], station=station.label if station else "")]
+    lines += [_help_line(ctx, command) for command in for_role(granted.role)]
     lines.append(ctx.t("help.staff_footer"))
     return "\n".join(lines)
 
 
-def _help_line(ctx: Context, command: str, commands: dict) -> str:
-    """'/danhsach (/list) — what it does', the description being the command menu's where there is one."""
-    aliases = [name for name, handler in commands.items() if handler is commands[command] and name != command]
-    shown = command + "".join(f" ({alias})" for alias in aliases)
-    key = f"cmd.{command.lstrip('/')}"
-    described = key in catalog(ctx.lang) or key in catalog("vi")
-    return f"{shown} — {ctx.t(key)}" if described else shown
+def _help_line(ctx: Context, command: Command) -> str:
+    """'/danhsach (/list) — what it does'."""
+    return "".join([f"/{command.vi}", *(f" (/{name})" for name in command.names[1:]), f" — {ctx.t(command.key)}"])

@@ -3,16 +3,18 @@ from __future__ import annotations
 
 from sqlmodel import select
 
+from chat.messages import Button, Reply
+from chat.payloads import Go, LanguagePick
 from conversations import checkin as checkin_flow
 from conversations import household as household_flow
-from conversations import parse, registration, reminder_times
-from conversations.messages import Button, Reply
+from conversations import registration, reminder_times
+from conversations.registry import current_question
 from conversations.runtime import Context, Flow, begin, clear_state, load_state
 from handlers.admin import staff_help
 from locales import LANGUAGES
 from storage.attempts import may_try, note_try
 from storage.invitations import find_invitation
-from storage.models import Declaration, Person
+from storage.models import Declaration, Person, PersonStatus
 
 
 async def registered_people(ctx: Context) -> list[Person]:
@@ -22,7 +24,8 @@ async def registered_people(ctx: Context) -> list[Person]:
 
 
 def menu(ctx: Context) -> list[list[Button]]:
-    return [[Button(ctx.t("menu.checkin"), "go:checkin")], [Button(ctx.t("menu.household"), "go:household")]]
+    return [[Button(ctx.t("menu.checkin"), Go("checkin").encode())],
+            [Button(ctx.t("menu.household"), Go("household").encode())]]
 
 
 async def start(ctx: Context) -> list[Reply]:
@@ -30,8 +33,6 @@ async def start(ctx: Context) -> list[Reply]:
 
     `/start CODE` comes from an invitation's deep link t.me/<bot>?start=CODE.
     """
-    from handlers.dispatch import current_question
-
     command = ctx.incoming.command
     code = command[1][0] if command and command[1] else None
     registered = any(p.is_self for p in await registered_people(ctx))
@@ -68,7 +69,7 @@ async def status(ctx: Context) -> list[Reply]:
     today = ctx.today()
     lines = [ctx.t("status.title")]
     for person in await registered_people(ctx):
-        if person.status != "active":
+        if person.status != PersonStatus.ACTIVE:
             lines.append(ctx.t("status.completed", name=person.full_name, end=person.end_date.strftime("%d/%m/%Y")))
             continue
         query = select(Declaration.slot).where(Declaration.person_id == person.id, Declaration.day == today)
@@ -91,8 +92,6 @@ async def household(ctx: Context) -> list[Reply]:
 
 async def begin_or_remind(ctx: Context, flow: Flow, data: dict | None = None) -> list[Reply]:
     """Start a flow; if it refuses (e.g. not registered yet), repeat the question the person is on."""
-    from handlers.dispatch import current_question
-
     replies = await begin(ctx, flow, data)
     state = await load_state(ctx.session, ctx.account.id)
     if state is not None and state.flow != flow.name:
@@ -110,17 +109,15 @@ async def cancel(ctx: Context) -> list[Reply]:
 
 
 async def language(ctx: Context) -> list[Reply]:
-    buttons = [[Button(ctx.t(f"language.{lang}"), f"lang:{lang}") for lang in LANGUAGES]]
+    buttons = [[Button(ctx.t(f"language.{lang}"), LanguagePick(lang).encode()) for lang in LANGUAGES]]
     return [Reply(ctx.t("language.ask"), buttons)]
 
 
 async def set_language(ctx: Context) -> list[Reply]:
-    from handlers.dispatch import current_question
-
-    lang = ctx.incoming.button.partition(":")[2]  # a forged "lang" without a value must not raise
-    if lang not in LANGUAGES:
+    pressed = LanguagePick.parse(ctx.incoming.button)
+    if pressed is None or pressed.lang not in LANGUAGES:
         return await language(ctx)
-    ctx.account.language = lang
+    ctx.account.language = pressed.lang
     ctx.session.add(ctx.account)
     return [Reply(ctx.t("language.set")), *await current_question(ctx)]
 
@@ -133,8 +130,6 @@ async def help_(ctx: Context) -> list[Reply]:
 
 
 async def unknown_command(ctx: Context) -> list[Reply]:
-    from handlers.dispatch import current_question
-
     return [Reply(ctx.t("common.unknown_command")), *await current_question(ctx)]
 
 
@@ -142,15 +137,14 @@ async def idle(ctx: Context) -> list[Reply]:
     """A message outside any conversation: point to what the person can do."""
     if any(p.is_self for p in await registered_people(ctx)):
         return [Reply(ctx.t("idle.registered"), menu(ctx))]
-    return [Reply(ctx.t("idle.new"), [[Button(ctx.t("menu.register"), "go:register")]])]
+    return [Reply(ctx.t("idle.new"), [[Button(ctx.t("menu.register"), Go("register").encode())]])]
 
 
 async def go(ctx: Context) -> list[Reply]:
     """Shortcut buttons: go:checkin[:person], go:household, go:register."""
-    _, target, *rest = [*ctx.incoming.button.split(":"), ""]
-    if target == "checkin":
-        person_id = parse.payload_number(rest[0]) if rest else None
-        return await checkin(ctx, person_id)
-    if target == "household":
+    pressed = Go.parse(ctx.incoming.button)
+    if pressed is not None and pressed.target == "checkin":
+        return await checkin(ctx, pressed.person_id)
+    if pressed is not None and pressed.target == "household":
         return await household(ctx)
     return await start(ctx)

@@ -1,83 +1,80 @@
 """Routing: commands, buttons and text to the handler or the conversation that owns them."""
 from __future__ import annotations
 
-from conversations import checkin, help_request, household, registration, reminder_times, station_admin
-from conversations import staff_actions as staff_flows
-from conversations.messages import Reply
-from conversations.runtime import ASKED_IN, Context, Flow, advance, load_state, resume
-from handlers import admin, citizen, staff
-from handlers import files as people_files
-from handlers import privacy as data_deletion
-from handlers import requests as help_requests
-from handlers import station as station_work
-from handlers import stats as station_stats
-from handlers import undelivered as failed_deliveries
-from handlers.access import access
+from chat.messages import Reply
+from chat.payloads import (
+    AlertPress,
+    AlertsPage,
+    CardAction,
+    CardOpen,
+    DeletionPress,
+    Go,
+    LanguagePick,
+    ListPage,
+    RequestPress,
+    kind_of,
+)
+from conversations.access import access
+from conversations.registry import FLOWS
+from conversations.runtime import ASKED_IN, Context, Refused, advance, load_state
+from handlers import (
+    admin,
+    citizen,
+    data_deletion,
+    failed_deliveries,
+    help_requests,
+    people_files,
+    staff,
+    station_stats,
+    station_work,
+)
+from handlers.commands import COMMANDS, GROUP, PRIVATE
 from storage.roles import ADMIN, STAFF
 
-FLOWS: dict[str, Flow] = {f.name: f for f in (
-    registration.FLOW,
-    household.FLOW,
-    checkin.FLOW,
-    reminder_times.FLOW,
-    help_request.FLOW,
-    help_request.ANSWER_FLOW,
-    station_admin.FLOW,
-    *staff_flows.FLOWS,
+# The handler of each command of handlers/commands.py, by its Vietnamese name: in private chats, and in groups.
+PRIVATE_HANDLERS = {
+    "chuagui": failed_deliveries.undelivered, "xoadulieu": data_deletion.request_deletion,
+    "start": citizen.start, "khaibao": citizen.checkin, "nguoithan": citizen.household, "huy": citizen.cancel,
+    "ngonngu": citizen.language, "trogiup": citizen.help_, "nhacnho": citizen.reminders,
+    "phananh": help_requests.request_help, "phananhmo": help_requests.open_requests,
+    "lienket": staff.bind, "baocao": staff.report,
+    "nhanvien": admin.join_staff, "tram": admin.stations, "capquyen": admin.grant, "thuhoi": admin.revoke,
+    "danhsach": station_work.lists, "tra": station_work.find, "canhbao": station_work.alerts,
+    "maunhap": people_files.template, "xuat": people_files.export, "thongke": station_stats.stats,
+}
+GROUP_HANDLERS = {
+    "lienket": staff.bind, "trogiup": staff.group_help, "start": staff.group_help,
+    "phananhmo": help_requests.open_requests, "huy": help_requests.cancel_in_group, "baocao": staff.report,
+    "nhanvien": admin.join_staff,
+}
+PRIVATE_COMMANDS = {f"/{name}": PRIVATE_HANDLERS[c.vi] for c in COMMANDS if PRIVATE in c.where for name in c.names}
+GROUP_COMMANDS = {f"/{name}": GROUP_HANDLERS[c.vi] for c in COMMANDS if GROUP in c.where for name in c.names}
+BUTTONS = {kind.prefix: handler for kind, handler in (  # by the payload's kind: "alert:ack:12" -> AlertPress
+    (DeletionPress, data_deletion.press),
+    (AlertPress, staff.press_alert),
+    (Go, citizen.go),
+    (LanguagePick, citizen.set_language),
+    (RequestPress, help_requests.press),
+    (ListPage, station_work.press_list),
+    (CardOpen, station_work.press_card),
+    (CardAction, station_work.press_action),
+    (AlertsPage, station_work.press_alerts),
 )}
-
-PRIVATE_COMMANDS = {
-    "/chuagui": failed_deliveries.undelivered, "/undelivered": failed_deliveries.undelivered,
-    "/xoadulieu": data_deletion.request_deletion, "/deletedata": data_deletion.request_deletion,
-    "/start": citizen.start, "/dangky": citizen.start, "/register": citizen.start,
-    "/khaibao": citizen.checkin, "/checkin": citizen.checkin,
-    "/nguoithan": citizen.household, "/household": citizen.household,
-    "/huy": citizen.cancel, "/cancel": citizen.cancel,
-    "/ngonngu": citizen.language, "/language": citizen.language,
-    "/trogiup": citizen.help_, "/help": citizen.help_,
-    "/nhacnho": citizen.reminders, "/reminders": citizen.reminders,
-    "/phananh": help_requests.request_help, "/request": help_requests.request_help,
-    "/phananhmo": help_requests.open_requests, "/requests": help_requests.open_requests,
-    "/lienket": staff.bind, "/bind": staff.bind,
-    "/baocao": staff.report, "/report": staff.report,
-    "/nhanvien": admin.join_staff, "/staff": admin.join_staff,
-    "/tram": admin.stations, "/stations": admin.stations,
-    "/capquyen": admin.grant, "/grant": admin.grant,
-    "/thuhoi": admin.revoke, "/revoke": admin.revoke,
-    "/danhsach": station_work.lists, "/list": station_work.lists,
-    "/tra": station_work.find, "/find": station_work.find,
-    "/canhbao": station_work.alerts, "/alerts": station_work.alerts,
-    "/maunhap": people_files.template, "/template": people_files.template,
-    "/xuat": people_files.export, "/export": people_files.export,
-    "/thongke": station_stats.stats, "/stats": station_stats.stats,
-}
-GROUP_COMMANDS = {
-    "/lienket": staff.bind, "/bind": staff.bind,
-    "/trogiup": staff.group_help, "/help": staff.group_help, "/start": staff.group_help,
-    "/phananhmo": help_requests.open_requests, "/requests": help_requests.open_requests,
-    "/huy": help_requests.cancel_in_group, "/cancel": help_requests.cancel_in_group,
-    "/baocao": staff.report, "/report": staff.report,
-    "/nhanvien": admin.join_staff, "/staff": admin.join_staff,
-}
-BUTTONS = {  # by the payload's prefix, "alert:ack:12" -> "alert"
-    "del": data_deletion.press,
-    "alert": staff.press_alert,
-    "go": citizen.go,
-    "lang": citizen.set_language,
-    "req": help_requests.press,
-    "list": station_work.press_list,
-    "card": station_work.press_card,
-    "pa": station_work.press_action,
-    "alerts": station_work.press_alerts,
-}
 
 
 async def dispatch(ctx: Context) -> list[Reply]:
+    try:
+        return await _route(ctx)
+    except Refused as refused:  # the refusal's audit row commits with the update
+        return refused.replies
+
+
+async def _route(ctx: Context) -> list[Reply]:
     inc = ctx.incoming
     if inc.chat_moved is not None:
         return await staff.group_moved(ctx)
     if inc.button is not None:
-        handler = BUTTONS.get(inc.button.split(":", 1)[0])
+        handler = BUTTONS.get(kind_of(inc.button))
         if handler is not None:
             return await handler(ctx)
     if inc.chat_type != "private":
@@ -118,11 +115,3 @@ async def _group(ctx: Context) -> list[Reply]:
     if command[0] in PRIVATE_COMMANDS:
         return [Reply(ctx.t("group.private_only"))]
     return []
-
-
-async def current_question(ctx: Context) -> list[Reply]:
-    """The question the account is on, if any: asked again after a language change or a stray command."""
-    state = await load_state(ctx.session, ctx.account.id)
-    if state is None or state.flow not in FLOWS:
-        return []
-    return await resume(ctx, FLOWS[state.flow], state)

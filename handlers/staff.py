@@ -4,21 +4,20 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import update
-from sqlmodel import select
 
-from conversations import parse
-from conversations.alerts import ACK, ACKNOWLEDGED, GROUP_LANGUAGE, OPEN, RESOLVE, RESOLVED, render_alert
-from conversations.messages import Reply
+from chat.messages import Reply
+from chat.payloads import AlertPress
+from conversations.access import actor, may_act_on_station, require
 from conversations.runtime import Context
-from handlers.access import access, actor, require
-from scheduler.report import report_replies
+from services.alerts import ACK, GROUP_LANGUAGE, render_alert
+from services.reports import report_replies
 from storage.attempts import may_try, note_try
 from storage.audit import record
 from storage.chats import move_chat
-from storage.models import Alert, GroupBinding, Station
+from storage.models import Alert, AlertStatus, Station
 from storage.outbox import sent_copies
 from storage.roles import ADMIN, PROVINCE, STAFF
-from storage.stations import redeem_bind_code
+from storage.stations import binding_of, redeem_bind_code
 
 
 async def bind(ctx: Context) -> list[Reply]:
@@ -42,7 +41,7 @@ async def bind(ctx: Context) -> list[Reply]:
            after=after, at=ctx.core.utcnow())
     if result.station is None:
         return [Reply(ctx.t("bind.ok_province"))]
-    return [Reply(ctx.t("bind.ok", station=result.station.full_name or result.station.name))]
+    return [Reply(ctx.t("bind.ok", station=result.station.label))]
 
 
 async def group_moved(ctx: Context) -> list[Reply]:
@@ -58,8 +57,7 @@ async def group_moved(ctx: Context) -> list[Reply]:
 async def _binding_of(ctx: Context) -> dict | None:
     """The chat's binding as the audit trail shows it, before a change: its station by code."""
     inc = ctx.incoming
-    query = select(GroupBinding).where(GroupBinding.channel == inc.channel, GroupBinding.chat_id == inc.chat_id)
-    binding = (await ctx.session.exec(query)).first()
+    binding = await binding_of(ctx.session, inc.channel, inc.chat_id)
     if binding is None:
         return None
     station = await ctx.session.get(Station, binding.station_id) if binding.station_id else None
@@ -71,8 +69,7 @@ async def report(ctx: Context) -> list[Reply]:
     inc = ctx.incoming
     if inc.chat_type == "private":
         return await private_report(ctx)
-    query = select(GroupBinding).where(GroupBinding.channel == inc.channel, GroupBinding.chat_id == inc.chat_id)
-    binding = (await ctx.session.exec(query)).first()
+    binding = await binding_of(ctx.session, inc.channel, inc.chat_id)
     if binding is None:  # an admin too: the group may not be staff only
         return [Reply(ctx.t("report.not_bound"))]
     station = await ctx.session.get(Station, binding.station_id) if binding.station_id else None
@@ -82,8 +79,6 @@ async def report(ctx: Context) -> list[Reply]:
 async def private_report(ctx: Context) -> list[Reply]:
     """/baocao in private: staff get their station's report, province viewers and admins the province's."""
     granted = await require(ctx, ADMIN, PROVINCE, STAFF)
-    if isinstance(granted, list):
-        return granted
     station = await ctx.session.get(Station, granted.station_id) if granted.role == STAFF else None
     if granted.role == STAFF and station is None:  # never the province's figures for a staff member
         return [Reply(ctx.t("access.refused"))]
@@ -94,29 +89,15 @@ async def group_help(ctx: Context) -> list[Reply]:
     return [Reply(ctx.t("help.group"))]
 
 
-async def may_act(ctx: Context, alert: Alert) -> bool:
-    """Members of a group bound to the alert's station, admins, the sandbox console, and (from a private
-    chat, e.g. /canhbao) active staff of the alert's station."""
-    inc, core = ctx.incoming, ctx.core
-    if core.is_admin(inc.channel, inc.user_id) or (inc.channel, inc.chat_id) == core.staff_console:
-        return True
-    if inc.chat_type == "private":  # a private chat is never a bound group: the staff record decides
-        return (await access(ctx)).changes(alert.station_id)
-    query = select(GroupBinding).where(GroupBinding.channel == inc.channel, GroupBinding.chat_id == inc.chat_id,
-                                       GroupBinding.station_id == alert.station_id)
-    return (await ctx.session.exec(query)).first() is not None
-
-
 async def press_alert(ctx: Context) -> list[Reply]:
     """Đã tiếp nhận / Đã xử lý: the first press wins and is recorded; every copy of the alert is updated."""
-    parts = ctx.incoming.button.split(":")
-    alert_id = parse.payload_number(parts[2]) if len(parts) == 3 else None
-    alert = await ctx.session.get(Alert, alert_id) if alert_id is not None else None
-    if alert is None or parts[1] not in (ACK, RESOLVE):
+    pressed = AlertPress.parse(ctx.incoming.button)
+    alert = await ctx.session.get(Alert, pressed.alert_id) if pressed else None
+    if pressed is None or alert is None:
         return [Reply(ctx.t("alert.unknown"), toast=True)]
-    if not await may_act(ctx, alert):
+    if not await may_act_on_station(ctx, alert.station_id):
         return [Reply(ctx.t("alert.not_allowed"), toast=True)]
-    notice = await record_press(ctx, alert, parts[1])
+    notice = await record_press(ctx, alert, pressed.action)
     return [Reply(notice, toast=True), *await updated_copies(ctx, alert)]
 
 
@@ -126,12 +107,12 @@ async def record_press(ctx: Context, alert: Alert, action: str) -> str:
     who, now, user_id = ctx.incoming.user_name or ctx.incoming.user_id, ctx.core.utcnow(), ctx.incoming.user_id
     before = alert.status
     taken = {"acknowledged_by": who, "acknowledged_by_id": user_id, "acknowledged_at": now}
-    done = {"resolved_by": who, "resolved_by_id": user_id, "resolved_at": now, "status": RESOLVED}
+    done = {"resolved_by": who, "resolved_by_id": user_id, "resolved_at": now, "status": AlertStatus.RESOLVED}
     if action == ACK:
-        won = await _update_if(ctx, alert, [OPEN], {**taken, "status": ACKNOWLEDGED})
+        won = await _update_if(ctx, alert, [AlertStatus.OPEN], {**taken, "status": AlertStatus.ACKNOWLEDGED})
     else:  # handled straight from open also records who took it
-        won = (await _update_if(ctx, alert, [OPEN], {**taken, **done})
-               or await _update_if(ctx, alert, [ACKNOWLEDGED], done))
+        won = (await _update_if(ctx, alert, [AlertStatus.OPEN], {**taken, **done})
+               or await _update_if(ctx, alert, [AlertStatus.ACKNOWLEDGED], done))
     await ctx.session.refresh(alert)
     if not won:
         return _first_was(ctx, alert)
@@ -150,7 +131,7 @@ def _first_was(ctx: Context, alert: Alert) -> str:
     def at(moment: datetime) -> str:
         return ctx.core.to_local(moment).strftime("%H:%M")
 
-    if alert.status == RESOLVED:
+    if alert.status == AlertStatus.RESOLVED:
         return ctx.t("alert.already_resolved", who=alert.resolved_by, at=at(alert.resolved_at))
     return ctx.t("alert.already_acknowledged", who=alert.acknowledged_by, at=at(alert.acknowledged_at))
 

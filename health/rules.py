@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from datetime import time
 from pathlib import Path
 
+from locales import t
+
 _DEFAULTS = Path(__file__).with_name("default_rules.toml")
 SYMPTOM_TIERS = ("danger", "watch")
 
@@ -61,6 +63,11 @@ class Rules:
 
     def symptom(self, code: str) -> Symptom | None:
         return next((s for s in self.symptoms if s.code == code), None)
+
+    def symptom_label(self, code: str, lang: str) -> str:
+        """The rules file's own label in that language, else the catalog's (symptom.<code>)."""
+        symptom = self.symptom(code)
+        return (symptom.label.get(lang) if symptom is not None else None) or t(lang, f"symptom.{code}")
 
     def symptoms_for_age(self, age: int) -> list[Symptom]:
         return [s for s in self.symptoms if s.max_age is None or age < s.max_age]

@@ -7,12 +7,12 @@ from sqlalchemy import update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from conversations.messages import Reply
-from handlers.core import Core
+from chat.messages import Reply
 from locales import t
-from scheduler.claims import CLOSING, claim
-from storage.models import Account, Person
-from storage.outbox import enqueue
+from services.env import Core
+from storage.claims import CLOSING, claim
+from storage.models import Account, Person, PersonStatus
+from storage.outbox import post
 
 
 async def closing_round(session: AsyncSession, core: Core, now: datetime) -> int:
@@ -25,16 +25,16 @@ async def closing_round(session: AsyncSession, core: Core, now: datetime) -> int
     if now.time() >= core.rules.schedule.closing_time:
         ending = Person.end_date <= now.date()
     query = (select(Person, Account).join(Account, Account.id == Person.account_id)
-             .where(Person.status == "active", ending))
+             .where(Person.status == PersonStatus.ACTIVE, ending))
     closed = 0
     for person, account in (await session.exec(query)).all():
-        result = await session.exec(update(Person).where(Person.id == person.id, Person.status == "active")
-                                    .values(status="completed"))
+        result = await session.exec(update(Person).where(Person.id == person.id, Person.status == PersonStatus.ACTIVE)
+                                    .values(status=PersonStatus.COMPLETED))
         if result.rowcount != 1:
             continue
         await claim(session, CLOSING, f"person:{person.id}", now.date(), core.utcnow())  # for the report
         text = t(account.language, "closing.message", name=person.full_name,
                  days=core.rules.self_monitoring_days)
-        enqueue(session, account.channel, account.external_id, Reply(text).to_payload(), now=core.utcnow())
+        post(session, account.channel, account.external_id, Reply(text), core.utcnow())
         closed += 1
     return closed

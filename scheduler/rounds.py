@@ -1,6 +1,6 @@
 """Reminder rounds and chasing silence: who has not declared for the open slot, and what to send them.
 
-Every send is claimed first (scheduler.claims), then written to the outbox in the same transaction,
+Every send is claimed first (storage.claims), then written to the outbox in the same transaction,
 so a round interrupted by a restart, or run by two processes at once, sends each message once.
 
 Rounds run every half minute over possibly 10,000 people, so they keep out of the way of people
@@ -22,14 +22,15 @@ from sqlalchemy import Row
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from conversations.alerts import destinations, render_alert
-from conversations.messages import Button, Reply
-from handlers.core import Core
+from chat.messages import Button, Reply
+from chat.payloads import Go
+from health.slots import Window, reminder_time, windows
 from locales import t
-from scheduler.claims import claim, claim_many, is_claimed, unclaimed
-from scheduler.windows import Window, reminder_time, windows
-from storage.models import Account, Alert, Declaration, Person, Station
-from storage.outbox import enqueue, enqueue_many
+from services.alerts import destinations, render_alert
+from services.env import Core
+from storage.claims import claim, claim_many, is_claimed, unclaimed
+from storage.models import Account, Alert, Declaration, Person, PersonStatus, Station
+from storage.outbox import enqueue_many, post
 
 SILENT = "silent"  # the alert tier of people who stopped declaring, and the claim kind of the station's list
 REMIND, CHASE, MISSED = "remind", "chase", "missed"
@@ -47,7 +48,7 @@ async def silent_people(session: AsyncSession, day: date, slot: str, *where: Any
     query = (select(Person.id, Person.full_name, Person.phone, Person.station_id, Person.account_id,
                     Account.channel, Account.external_id, Account.language, Account.reminder_times, *extra)
              .join(Account, Account.id == Person.account_id)
-             .where(Person.status == "active", Person.start_date <= day, Person.end_date >= day,
+             .where(Person.status == PersonStatus.ACTIVE, Person.start_date <= day, Person.end_date >= day,
                     Person.id.not_in(declared), *where)
              .order_by(Person.account_id, Person.is_self.desc(), Person.id))
     return list((await session.exec(query)).all())
@@ -57,7 +58,7 @@ def reminder(account: Account | Row, people: list[Person] | list[Row], slot: str
     """One message per account naming everyone it still has to declare for."""
     text, label = _reminder_texts(account.language, kind)
     names = ", ".join(p.full_name for p in people)
-    target = f"go:checkin:{people[0].id}" if len(people) == 1 else "go:checkin"
+    target = Go("checkin", people[0].id if len(people) == 1 else None).encode()
     return Reply(text.format(slot=slot, names=names), [[Button(label, target)]])
 
 
@@ -191,11 +192,11 @@ async def silent_list_round(session: AsyncSession, core: Core, now: datetime) ->
                 continue
             station = await session.get(Station, station_id)
             for channel, chat_id, lang in await destinations(session, core, station_id):
-                title = t(lang, "silent.title", slot=window.slot, station=station.full_name or station.name,
+                title = t(lang, "silent.title", slot=window.slot, station=station.label,
                           count=len(people))
                 lines = [t(lang, "silent.person", name=p.full_name, phone=p.phone) for p in people]
                 for text in _chunks(title, lines):
-                    enqueue(session, channel, chat_id, Reply(text).to_payload(), now=core.utcnow())
+                    post(session, channel, chat_id, Reply(text), core.utcnow())
                     sent += 1
                     await batches.add(1)
     return sent
@@ -212,7 +213,7 @@ async def missed_days_round(session: AsyncSession, core: Core, now: datetime) ->
     today = now.date()
     first_missed = today - timedelta(days=days)
     declared = select(Declaration.person_id).where(Declaration.day >= first_missed, Declaration.day < today)
-    query = (select(Person).where(Person.status == "active", Person.start_date <= first_missed,
+    query = (select(Person).where(Person.status == PersonStatus.ACTIVE, Person.start_date <= first_missed,
                                   Person.id.not_in(declared), unclaimed(MISSED, "person:", Person.id, today))
              .order_by(Person.station_id, Person.id))
     raised = 0
@@ -226,7 +227,7 @@ async def missed_days_round(session: AsyncSession, core: Core, now: datetime) ->
         chats = await destinations(session, core, person.station_id)
         for channel, chat_id, lang in chats:
             reply = await render_alert(session, core, alert, lang)
-            enqueue(session, channel, chat_id, reply.to_payload(), alert_id=alert.id, now=core.utcnow())
+            post(session, channel, chat_id, reply, core.utcnow(), alert_id=alert.id)
         raised += 1
         await batches.add(max(len(chats), 1))
     return raised

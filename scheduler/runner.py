@@ -1,7 +1,7 @@
 """The scheduler: every half minute, sweeps ask the database who is due and claim what they send.
 
 Sweeps, not per-person timers: restart-safe, they catch up after downtime while a slot is still open,
-and stay correct with several bot processes on one database (see scheduler.claims).
+and stay correct with several bot processes on one database (see storage.claims).
 """
 from __future__ import annotations
 
@@ -14,10 +14,10 @@ from datetime import datetime
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from handlers.core import Core
 from scheduler.closing import closing_round
 from scheduler.report import report_round
 from scheduler.rounds import missed_days_round, remind_round, silent_list_round
+from services.env import Core
 from storage.purge import purge_expired
 
 log = logging.getLogger(__name__)

@@ -8,8 +8,7 @@ from sqlalchemy import delete, text, update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from storage.models import UNDELIVERED, GroupBinding, Outbox
-from storage.outbox import PENDING
+from storage.models import UNDELIVERED, GroupBinding, Outbox, OutboxStatus
 
 
 async def move_chat(session: AsyncSession, channel: str, old: str, new: str, now: datetime) -> bool:
@@ -22,5 +21,5 @@ async def move_chat(session: AsyncSession, channel: str, old: str, new: str, now
     else:  # the new chat was bound already (staff used /lienket there first): that binding stands
         moved = await session.exec(delete(GroupBinding).where(of_old))
     await session.exec(update(Outbox).where(Outbox.channel == channel, Outbox.chat_id == old, text(UNDELIVERED))
-                       .values(chat_id=new, status=PENDING, next_attempt_at=now, lease_until=None))
+                       .values(chat_id=new, status=OutboxStatus.PENDING, next_attempt_at=now, lease_until=None))
     return moved.rowcount > 0

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, Column, Index, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
@@ -11,6 +12,36 @@ def utcnow() -> datetime:
     """Aware UTC: sqlmodel stores datetimes as UTC and refuses naive ones."""
     return datetime.now(UTC)
 
+
+# Statuses are text in the database; each family once, beside its table.
+class PersonStatus(StrEnum):
+    ACTIVE = "active"
+    COMPLETED = "completed"
+
+
+class AlertStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+
+
+class RequestStatus(StrEnum):  # of a HelpRequest
+    NEW = "new"
+    IN_PROGRESS = "in_progress"
+    DONE = "done"
+
+
+class DeletionStatus(StrEnum):
+    REQUESTED = "requested"
+    DONE = "done"
+    REFUSED = "refused"
 
 class Account(SQLModel, table=True):
     """A chat identity on one channel (a Telegram user, the sandbox console, later a Zalo user)."""
@@ -38,6 +69,11 @@ class Station(SQLModel, table=True):
     search_key: str = Field(default="", max_length=250, index=True)  # accent-free lower-case name
     active: bool = Field(default=True)
 
+    @property
+    def label(self) -> str:
+        """The name people know the station by: its full name ("Trạm Y tế xã Ia Grai"), else its short one."""
+        return self.full_name or self.name
+
 
 class Person(SQLModel, table=True):
     """Someone in home quarantine, reported for by an account (themselves or a household member)."""
@@ -55,7 +91,7 @@ class Person(SQLModel, table=True):
     category: str = Field(max_length=16)  # f1 / f2 / after_central / other
     start_date: date
     end_date: date
-    status: str = Field(default="active", max_length=16, index=True)  # active / completed
+    status: str = Field(default=PersonStatus.ACTIVE, max_length=16, index=True)
     reviewed_at: datetime | None = None  # staff marked the record reviewed
     reviewed_by: str | None = Field(default=None, max_length=200)
     anonymized_at: datetime | None = None  # personal data removed after the retention period or on request
@@ -99,7 +135,7 @@ class Alert(SQLModel, table=True):
     station_id: int = Field(foreign_key="station.id", index=True)
     declaration_id: int | None = Field(default=None, foreign_key="declaration.id")
     tier: str = Field(max_length=8)
-    status: str = Field(default="open", max_length=16, index=True)  # open / acknowledged / resolved
+    status: str = Field(default=AlertStatus.OPEN, max_length=16, index=True)
     created_at: datetime = Field(default_factory=utcnow)
     acknowledged_by: str | None = Field(default=None, max_length=200)
     acknowledged_by_id: str | None = Field(default=None, max_length=64)
@@ -158,7 +194,7 @@ class Outbox(SQLModel, table=True):
     channel: str = Field(max_length=16)
     chat_id: str = Field(max_length=64)
     payload: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))  # text + buttons
-    status: str = Field(default="pending", max_length=16)  # pending / sending / sent / failed
+    status: str = Field(default=OutboxStatus.PENDING, max_length=16)
     attempts: int = Field(default=0)
     next_attempt_at: datetime = Field(default_factory=utcnow)
     lease_until: datetime | None = None
@@ -216,7 +252,7 @@ class HelpRequest(SQLModel, table=True):
     person_id: int = Field(foreign_key="person.id", index=True)
     station_id: int = Field(foreign_key="station.id", index=True)
     account_id: int = Field(foreign_key="account.id")
-    status: str = Field(default="new", max_length=16, index=True)  # new / in_progress / done
+    status: str = Field(default=RequestStatus.NEW, max_length=16, index=True)
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -281,7 +317,7 @@ class DeletionRequest(SQLModel, table=True):
     person_id: int = Field(foreign_key="person.id", index=True)
     account_id: int = Field(foreign_key="account.id")
     station_id: int = Field(foreign_key="station.id", index=True)
-    status: str = Field(default="requested", max_length=16)  # requested / done / refused
+    status: str = Field(default=DeletionStatus.REQUESTED, max_length=16)
     created_at: datetime = Field(default_factory=utcnow)
     decided_by: str | None = Field(default=None, max_length=200)
     decided_at: datetime | None = None

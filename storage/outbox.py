@@ -9,10 +9,10 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
+from chat.messages import Reply
 from storage.bulk import field, json_rows
-from storage.models import UNDELIVERED, Outbox
+from storage.models import UNDELIVERED, Outbox, OutboxStatus
 
-PENDING, SENDING, SENT, FAILED = "pending", "sending", "sent", "failed"
 QUEUED = "outbox_queued"  # in session.info: this transaction queued messages (the sender is woken after commit)
 
 
@@ -27,6 +27,12 @@ def enqueue(session: AsyncSession, channel: str, chat_id: str, payload: dict, al
     return row
 
 
+def post(session: AsyncSession, channel: str, chat_id: str, reply: Reply, now: datetime,
+         alert_id: int | None = None) -> Outbox:
+    """A Reply to a chat through the outbox, in the caller's transaction: sent even if nobody is chatting."""
+    return enqueue(session, channel, chat_id, reply.to_payload(), alert_id=alert_id, now=now)
+
+
 async def enqueue_many(session: AsyncSession, channel: str, messages: list[tuple[str, dict]], now: datetime) -> None:
     """Add many (chat_id, payload) messages in one statement, in the caller's transaction: a reminder round
     queues thousands, and per-row parameters (or ORM objects) cost more than the round's queries."""
@@ -36,7 +42,7 @@ async def enqueue_many(session: AsyncSession, channel: str, messages: list[tuple
     rows = json_rows(session, [[chat_id, payload] for chat_id, payload in messages])
     at = literal(now, table.c.created_at.type)
     source = select(literal(channel, String), field(session, rows, 0), field(session, rows, 1, as_json=True),
-                    literal(PENDING, String), literal(0), at, at)
+                    literal(OutboxStatus.PENDING, String), literal(0), at, at)
     await session.exec(insert(table).from_select(
         ["channel", "chat_id", "payload", "status", "attempts", "created_at", "next_attempt_at"], source))
     session.info[QUEUED] = True
@@ -44,7 +50,8 @@ async def enqueue_many(session: AsyncSession, channel: str, messages: list[tuple
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
     """Pending rows, or rows whose sender's lease ran out (it died or hung): those come back."""
-    return or_(Outbox.status == PENDING, (Outbox.status == SENDING) & (Outbox.lease_until < now))
+    leased_out = (Outbox.status == OutboxStatus.SENDING) & (Outbox.lease_until < now)
+    return or_(Outbox.status == OutboxStatus.PENDING, leased_out)
 
 
 async def claim_due(session: AsyncSession, channel: str, now: datetime, limit: int,
@@ -69,7 +76,7 @@ async def claim_due(session: AsyncSession, channel: str, now: datetime, limit: i
 
 
 def _take(now: datetime, lease: timedelta) -> dict:
-    return {"status": SENDING, "lease_until": now + lease, "attempts": Outbox.attempts + 1}
+    return {"status": OutboxStatus.SENDING, "lease_until": now + lease, "attempts": Outbox.attempts + 1}
 
 
 async def _claim_skipping_locked(session: AsyncSession, due: SelectOfScalar[int], now: datetime,
@@ -96,21 +103,22 @@ async def _claim_in_one_update(session: AsyncSession, due: SelectOfScalar[int], 
 
 async def mark_sent(session: AsyncSession, row_id: int, message_id: str | None, now: datetime) -> None:
     await session.exec(update(Outbox).where(Outbox.id == row_id)
-                       .values(status=SENT, sent_message_id=message_id, sent_at=now, lease_until=None,
+                       .values(status=OutboxStatus.SENT, sent_message_id=message_id, sent_at=now, lease_until=None,
                                last_error=None))
 
 
 async def mark_retry(session: AsyncSession, row_id: int, error: str, at: datetime) -> None:
     await session.exec(update(Outbox).where(Outbox.id == row_id)
-                       .values(status=PENDING, next_attempt_at=at, lease_until=None, last_error=error[:500]))
+                       .values(status=OutboxStatus.PENDING, next_attempt_at=at, lease_until=None,
+                               last_error=error[:500]))
 
 
 async def mark_failed(session: AsyncSession, row_id: int, error: str) -> None:
     await session.exec(update(Outbox).where(Outbox.id == row_id)
-                       .values(status=FAILED, lease_until=None, last_error=error[:500]))
+                       .values(status=OutboxStatus.FAILED, lease_until=None, last_error=error[:500]))
 
 
 async def sent_copies(session: AsyncSession, alert_id: int) -> list[Outbox]:
     """Where an alert was posted, to edit every copy when someone takes it."""
-    query = select(Outbox).where(Outbox.alert_id == alert_id, Outbox.status == SENT)
+    query = select(Outbox).where(Outbox.alert_id == alert_id, Outbox.status == OutboxStatus.SENT)
     return list((await session.exec(query)).all())

@@ -15,17 +15,16 @@ from sqlalchemy import exists, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from conversations import parse
-from storage.models import Alert, Declaration, HelpRequest, Person, PersonNote
-from storage.text import fold
+from chat import parse
+from chat.text import fold
+from storage.models import Alert, AlertStatus, Declaration, HelpRequest, Person, PersonNote, PersonStatus
 
-ACTIVE, COMPLETED = "active", "completed"
 # The four lists of /danhsach, by the short code their buttons carry.
 UNDER_QUARANTINE, ABNORMAL, NOT_DECLARED, ENDING_SOON = "act", "abn", "nod", "end"
 LIST_KINDS = (UNDER_QUARANTINE, ABNORMAL, NOT_DECLARED, ENDING_SOON)
 ENDING_SOON_DAYS = 2  # end date today, tomorrow or the day after
 ABNORMAL_TIERS = ("danger", "watch")
-OPEN_ALERT_STATUSES = ("open", "acknowledged")
+OPEN_ALERT_STATUSES = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED)
 SEARCH_LIMIT = 20
 _DIGITS_ONLY = re.compile(r"[\d\s.\-()+]+")
 PARTIAL_DIGITS_MIN = 4  # the last digits of a phone number, read out over the phone
@@ -49,7 +48,7 @@ def _open_alert() -> Any:
 
 def list_filter(kind: str, today: date) -> list[Any]:
     """The WHERE clauses of one list. Abnormal keeps people who completed today: their alert still needs care."""
-    active = Person.status == ACTIVE
+    active = Person.status == PersonStatus.ACTIVE
     if kind == UNDER_QUARANTINE:
         return [active]
     if kind == ABNORMAL:

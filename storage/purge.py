@@ -19,6 +19,7 @@ from storage.models import (
     Invitation,
     Person,
     PersonNote,
+    PersonStatus,
 )
 
 ANONYMOUS = "—"
@@ -60,7 +61,7 @@ async def _forget_account_if_done(session: AsyncSession, account_id: int) -> Non
 async def purge_expired(session: AsyncSession, today: date, retention_days: int, now: datetime) -> int:
     """Anonymise every completed quarantine that ended more than `retention_days` ago."""
     cutoff = today - timedelta(days=retention_days)
-    query = select(Person).where(Person.status == "completed", Person.end_date < cutoff,
+    query = select(Person).where(Person.status == PersonStatus.COMPLETED, Person.end_date < cutoff,
                                  Person.anonymized_at.is_(None))
     people = (await session.exec(query)).all()
     for person in people:

@@ -18,8 +18,8 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from chat.text import fold
 from storage.models import BindCode, GroupBinding, StaffMember, Station
-from storage.text import fold
 
 PROVINCE = "PROVINCE"  # `cachly station bind-code PROVINCE`: the province-level group
 STATION_SCOPE, PROVINCE_SCOPE = "station", "province"
@@ -239,11 +239,16 @@ async def _claim(session: AsyncSession, code: str, chat_id: str, now: datetime) 
     return claimed.rowcount == 1
 
 
+async def binding_of(session: AsyncSession, channel: str, chat_id: str) -> GroupBinding | None:
+    """The station binding of a chat, if it is a bound group (a chat is bound to one station at most)."""
+    query = select(GroupBinding).where(GroupBinding.channel == channel, GroupBinding.chat_id == chat_id)
+    return (await session.exec(query)).first()
+
+
 async def _bind_chat(
     session: AsyncSession, bind: BindCode, channel: str, chat_id: str, by: str, now: datetime
 ) -> None:
-    query = select(GroupBinding).where(GroupBinding.channel == channel, GroupBinding.chat_id == chat_id)
-    binding = (await session.exec(query)).first()
+    binding = await binding_of(session, channel, chat_id)
     if binding is None:
         binding = GroupBinding(station_id=bind.station_id, channel=channel, chat_id=chat_id)
         session.add(binding)

@@ -9,9 +9,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from conversations.messages import Button, Incoming, Reply
-from handlers.core import Core
+from chat.messages import Button, Incoming, Reply
+from handlers.pipeline import handle
 from health.rules import load_rules
+from services.env import Core
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.stations import import_units_csv
@@ -69,7 +70,7 @@ class ChatDriver:
     async def send(self, **fields: object) -> list[Reply]:
         inc = Incoming(channel="telegram", user_id=self.user_id, chat_id=self.chat_id, chat_type=self.chat_type,
                        language_code=self.language_code, user_name=self.name, **fields)
-        self.last = await self.core.handle(inc)
+        self.last = await handle(self.core, inc)
         return self.last
 
     async def say(self, text: str) -> list[Reply]:

@@ -17,11 +17,12 @@ from dataclasses import dataclass, field
 from hypothesis import strategies as st
 from sqlmodel import select
 
-from conversations.messages import Attachment, Incoming, Reply
-from conversations.runtime import STEP_BUTTON, Context, Flow, Retry, Step, begin, load_state
+from chat.messages import Attachment, Incoming, Reply
+from chat.payloads import StepAnswer
+from conversations.runtime import Context, Flow, Retry, Step, begin, load_state
 from handlers import dispatch
-from handlers.core import Core
 from locales import LANGUAGES, t
+from services.env import Core
 from storage.models import Account, ConversationState, HelpMessage, HelpRequest, Outbox, Person
 from tests.conftest import ChatDriver
 from tests.station_helpers import PLEIKU, QUY_NHON, add_alert, add_person, add_staff, bind_group
@@ -32,6 +33,8 @@ TEXT_MAX, CALLBACK_MAX = 4096, 64  # Telegram's limits: a message's text, a butt
 RAW_KEY = re.compile(r"^[a-z_]+(\.[a-z_]+)+$")
 PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
 LEAKS = ("Traceback", "Error:")
+
+STEP_BUTTON = StepAnswer.prefix  # a button answering a step: s:<step>:<value>
 
 
 # --- the world -------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta
 
 from sqlmodel import select
 
-from handlers.core import Core
+from services.env import Core
 from storage.models import Account, Alert, AuditEvent, Declaration, GroupBinding, Person, StaffMember
 from storage.roles import STAFF
 from storage.stations import get_station

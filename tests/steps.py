@@ -5,8 +5,8 @@ from collections.abc import Sequence
 
 from sqlmodel import select
 
-from handlers.core import Core
 from locales import t
+from services.env import Core
 from storage.models import Alert, Declaration, Outbox, Person
 from tests.conftest import ChatDriver
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from handlers.core import Core
+from services.env import Core
 from storage.audit import record
 from storage.models import AuditEvent, BindCode, GroupBinding, StaffMember, Station
 from storage.roles import ADMIN, PROVINCE, STAFF, Access, access_of

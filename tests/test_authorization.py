@@ -15,9 +15,9 @@ from collections.abc import Callable
 import openpyxl
 import pytest
 
-from conversations.messages import Reply
-from handlers.core import Core
+from chat.messages import Reply
 from handlers.dispatch import PRIVATE_COMMANDS
+from services.env import Core
 from storage.models import AuditEvent, StaffMember
 from storage.roles import ADMIN, PROVINCE, STAFF
 from storage.stations import get_station

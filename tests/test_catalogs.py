@@ -9,18 +9,20 @@ from pathlib import Path
 import pytest
 from babel.messages.pofile import read_po
 
-from bot.telegram import GROUP_COMMANDS, PRIVATE_COMMANDS
 from conversations import household, registration
 from conversations.person_steps import GENDERS
+from handlers.commands import COMMANDS
 from health.rules import load_rules
 from health.triage import DANGER, NORMAL, WATCH
 from locales import LANGUAGES, catalog, catalog_path, t
+from services import reports, spreadsheets
+from storage.models import RequestStatus
 from storage.stations import BindResult
 
 ROOT = Path(__file__).parents[1]
 # Packages whose user-facing text must be in the catalogs. (scheduler/ belongs here too once its
 # messages are in the catalogs.)
-SCANNED = ("conversations", "handlers", "bot", "health")
+SCANNED = ("chat", "services", "conversations", "delivery", "handlers", "bot", "health")
 KEY = r"[a-z_][a-z_0-9]*(?:\.[a-z_0-9]+)+"
 # t(lang, "key" / ctx.t("key" / self.t("key"; ctx.button(step, value, "key"; ask("key")
 CALLS = [
@@ -71,10 +73,18 @@ FAMILIES: dict[str, list[str]] = {
     "alert.title": [f"alert.title.{tier}" for tier in (DANGER, WATCH)],
     "field": [f"field.{f}" for f in {*registration.EDITABLE, *household.EDITABLE}],
     "bind": [f"bind.{status}" for status in typing.get_args(typing.get_type_hints(BindResult)["status"])],
-    "cmd": [f"cmd.{vi}" for vi, _ in (*PRIVATE_COMMANDS, *GROUP_COMMANDS)],
+    "cmd": [c.key for c in COMMANDS],
     "language": [f"language.{lang}" for lang in LANGUAGES],
     "summary": [f"summary.{f}" for f in SUMMARY_FIELDS],
     "deletion.person_status": [f"deletion.person_status.{s}" for s in ("active", "completed")],
+    "xlsx.col": [f"xlsx.col.{k}" for k in (*spreadsheets.PEOPLE_KEYS, *spreadsheets.DECLARATION_KEYS)],
+    "xlsx.status": [f"xlsx.status.{s}" for s in ("active", "completed")],
+    "xlsx.tier": [f"xlsx.tier.{tier}" for tier in (NORMAL, WATCH, DANGER)],
+    "template": [f"template.{c.field}" for c in spreadsheets.COLUMNS],
+    "report.tier": [f"report.tier.{tier}" for tier in reports.TIERS],
+    "chart": [f"chart.{tier}" for tier in reports.TIERS],
+    "helpreq.status": [f"helpreq.status.{status}" for status in RequestStatus],
+    "card.request": [f"card.request.{status}" for status in RequestStatus],
     **{f"ask.{q}": [f"ask.{q}.{who}" for who in WHO]
        for q in ("name", "birth_year", "gender", "category", "start_date")},
 }

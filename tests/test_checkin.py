@@ -5,9 +5,9 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from conversations.messages import Reply
-from handlers.core import Core
+from chat.messages import Reply
 from health.triage import DANGER, NORMAL, WATCH
+from services.env import Core
 from storage.models import Alert
 from storage.outbox import claim_due, mark_retry, mark_sent
 from storage.stations import issue_bind_code
@@ -284,8 +284,8 @@ async def test_note_too_long_or_empty(core: Core, chat: ChatDriver) -> None:
 
 async def test_checkin_resumes_after_a_restart_of_the_core(core: Core, chat: ChatDriver, db_url: str,
                                                            clock: Clock) -> None:
-    from handlers.core import Core as NewCore
     from health.rules import load_rules
+    from services.env import Core as NewCore
     from storage.db import Database
     from tests.conftest import TZ
 

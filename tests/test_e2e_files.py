@@ -11,8 +11,8 @@ import io
 import openpyxl
 from sqlmodel import select
 
+from services.spreadsheets import XLSX_MIME
 from storage.models import StaffMember, Station
-from storage.people_io import XLSX_MIME
 from tests import test_e2e_telegram
 from tests.fake_bot_api import JSON, FakeBotAPI
 from tests.test_e2e_telegram import CITIZEN, PLEIKU, STAFF_LAN, Harness, say, tap

@@ -13,7 +13,7 @@ from sqlmodel import select
 
 from bot.app import TelegramBot, build_core
 from bot.settings import Settings, load_settings
-from handlers.core import Core
+from services.env import Core
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Outbox, StaffMember

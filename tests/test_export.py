@@ -9,8 +9,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from handlers.core import Core
-from handlers.files import run_export
+from handlers.people_files import run_export
+from services.env import Core
 from storage.models import AuditEvent, Person
 from tests.conftest import UNITS_CSV, ChatDriver, Clock, register
 from tests.steps import declare, rows

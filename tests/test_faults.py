@@ -31,9 +31,10 @@ from telegram.ext import AIORateLimiter
 
 from bot.app import TelegramBot, build_core
 from bot.settings import load_settings
-from conversations.messages import Incoming
-from handlers.core import Core
+from chat.messages import Incoming
+from handlers.pipeline import handle
 from locales import t
+from services.env import Core
 from storage.migrate import upgrade
 from storage.models import Account, Alert, Declaration, GroupBinding, Outbox, Person
 from storage.outbox import enqueue
@@ -142,7 +143,7 @@ def answers(uid: int) -> list[dict]:
 
 async def check_in(core: Core, uid: int) -> None:
     for fields in answers(uid):
-        await core.handle(Incoming(channel="telegram", user_id=str(uid), chat_id=str(uid), chat_type="private",
+        await handle(core, Incoming(channel="telegram", user_id=str(uid), chat_id=str(uid), chat_type="private",
                                    language_code="vi", user_name=f"U{uid}", message_id="1", **fields))
 
 

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from conversations.messages import Attachment, Reply
-from handlers.core import Core
+from chat.messages import Attachment, Reply
+from services.env import Core
 from storage.audit import history
 from storage.models import AuditEvent, HelpMessage, HelpRequest, Outbox, StaffMember
 from storage.outbox import mark_sent

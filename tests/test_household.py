@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from handlers.core import Core
 from health.triage import DANGER, NORMAL
+from services.env import Core
 from storage.models import Declaration
 from tests.conftest import ChatDriver, register
 from tests.steps import declarations, declare, people, rows, vi

@@ -17,11 +17,11 @@ import openpyxl
 import pytest
 from sqlmodel import select
 
-from conversations.messages import Attachment, Reply
-from handlers.core import Core
+from chat.messages import Attachment, Reply
 from locales import catalog
+from services.env import Core
+from services.spreadsheets import COLUMNS, XLSX_MIME, header_key
 from storage.models import AuditEvent, Invitation, Person, StaffMember
-from storage.people_io import COLUMNS, XLSX_MIME, header_key
 from tests.conftest import UNITS_CSV, ChatDriver
 from tests.steps import rows
 from tests.test_cli import Cachly, cachly, one_error_line  # noqa: F401 - the fixture
@@ -510,7 +510,7 @@ def test_cachly_import_problems_are_one_line(cachly: Cachly, tmp_path: Path) -> 
 
 
 def test_every_import_text_key_has_both_languages() -> None:
-    source = (Path(__file__).parents[1] / "storage" / "people_io.py").read_text("utf-8")
+    source = (Path(__file__).parents[1] / "services" / "spreadsheets.py").read_text("utf-8")
     keys = set(re.findall(r'"((?:upload|xlsx|template)\.[a-z_.]+)"', source))
     keys |= {f"template.{c.field}" for c in COLUMNS}
     keys |= {f"xlsx.col.{k}" for k in ("id", "name", "birth_year", "gender", "phone", "id_number", "address",

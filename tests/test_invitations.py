@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.core import Core
+from services.env import Core
 from storage.invitations import CODE_LENGTH, create_invitations, find_invitation, link
 from storage.models import AuditEvent, ConversationState, Invitation, Person
 from tests.conftest import ChatDriver, Clock, register

@@ -4,7 +4,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.limits import PriorityBudget, RepliesFirst
-from bot.sender import BACKGROUND, OutboxSender
+from delivery.sender import BACKGROUND, OutboxSender
 from storage.outbox import enqueue
 from tests.conftest import register
 from tests.steps import declare, outbox

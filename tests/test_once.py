@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from sqlmodel import func, select
 
-from conversations.messages import Incoming
+from chat.messages import Incoming
+from handlers.pipeline import handle
 from storage.models import Account, ProcessedUpdate
 
 
@@ -17,16 +18,16 @@ async def count(core, model) -> int:
 
 
 async def test_an_update_delivered_twice_is_handled_once(core):
-    first = await core.handle(update("/start", "501"))
-    again = await core.handle(update("/start", "501"))
+    first = await handle(core, update("/start", "501"))
+    again = await handle(core, update("/start", "501"))
     assert [r.text for r in again] == [r.text for r in first]  # not acted on again: the open question, again
     assert "Đồng ý" in [b.label for row in again[-1].buttons for b in row]
     assert await count(core, ProcessedUpdate) == 1 and await count(core, Account) == 1
 
 
 async def test_different_updates_are_all_handled(core):
-    assert await core.handle(update("/start", "601"))
-    assert await core.handle(update("/trogiup", "602"))
+    assert await handle(core, update("/start", "601"))
+    assert await handle(core, update("/trogiup", "602"))
     assert await count(core, ProcessedUpdate) == 2
 
 
@@ -37,18 +38,18 @@ async def test_a_failed_update_is_not_marked_processed_so_a_retry_handles_it(cor
         raise RuntimeError("database went away")
 
     monkeypatch.setattr(dispatch, "dispatch", broken)
-    replies = await core.handle(update("/start", "701"))
+    replies = await handle(core, update("/start", "701"))
     assert "lỗi" in replies[0].text  # the person is told, not left in silence
     monkeypatch.undo()
     assert await count(core, ProcessedUpdate) == 0
-    assert await core.handle(update("/start", "701"))  # the redelivery is handled
+    assert await handle(core, update("/start", "701"))  # the redelivery is handled
 
 
 async def test_two_staff_pressing_at_once_in_two_processes_act_once_and_one_is_told_who_was_first(
         core, chat, db_url, clock):
     import asyncio
 
-    from handlers.core import Core
+    from services.env import Core
     from storage.db import Database
     from storage.models import Alert, AuditEvent
     from storage.stations import issue_bind_code

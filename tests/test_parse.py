@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from conversations import parse
+from chat import parse
 
 TODAY = date(2026, 11, 29)
 

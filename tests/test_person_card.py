@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from handlers.core import Core
+from services.env import Core
 from storage.models import HelpRequest, Outbox, Person, PersonNote, Station
 from storage.roles import PROVINCE
 from tests.conftest import ChatDriver

@@ -31,14 +31,14 @@ from sqlmodel import select
 from bot.app import TelegramBot, Webhook, build_core
 from bot.polling import POLLER, PollerLease
 from bot.settings import load_settings
-from handlers.core import Core
 from health.rules import load_rules
-from scheduler.claims import claim_many
+from services.env import Core
+from storage.claims import claim_many
 from storage.db import Database
 from storage.leases import acquire, current_holder, release
 from storage.migrate import upgrade
-from storage.models import Account, Outbox, Person, Station
-from storage.outbox import SENDING, SENT, claim_due, enqueue
+from storage.models import Account, Outbox, OutboxStatus, Person, Station
+from storage.outbox import claim_due, enqueue
 from storage.stations import import_units_csv
 from tests.conftest import TZ, UNITS_CSV, Clock
 from tests.fake_bot_api import FakeBotAPI
@@ -214,7 +214,7 @@ async def test_a_dead_senders_rows_come_back_when_its_lease_runs_out(url: str) -
             assert await claim_due(session, "telegram", T0 + LEASE - timedelta(seconds=1), 100, LEASE) == []
         async with alive.session() as session:
             rows = await claim_due(session, "telegram", T0 + LEASE + timedelta(seconds=1), 100, LEASE)
-        assert [(row.id, row.status, row.attempts) for row in rows] == [(i, SENDING, 2) for i in queued]
+        assert [(row.id, row.status, row.attempts) for row in rows] == [(i, OutboxStatus.SENDING, 2) for i in queued]
         async with alive.session() as session:
             assert await claim_due(session, "telegram", T0 + LEASE + timedelta(seconds=2), 100, LEASE) == []
     finally:
@@ -524,7 +524,7 @@ async def wait_for_all_sent(url: str, count: int, timeout: float = 30) -> None:
             while True:
                 async with db.session() as session:
                     statuses = Counter((await session.exec(select(Outbox.status))).all())
-                if statuses == {SENT: count}:
+                if statuses == {OutboxStatus.SENT: count}:
                     return
                 await asyncio.sleep(0.1)
     finally:

@@ -23,7 +23,7 @@ from hypothesis import strategies as st
 
 from conversations.runtime import Flow
 from handlers import dispatch
-from handlers.core import Core
+from services.env import Core
 from tests.conftest import ChatDriver
 from tests.property_helpers import (
     ENTRIES,
@@ -91,7 +91,7 @@ def outcomes(monkeypatch: pytest.MonkeyPatch) -> Outcomes:
 
 @pytest.fixture
 def errors():
-    handler, logger = ErrorLog(), logging.getLogger("handlers.core")
+    handler, logger = ErrorLog(), logging.getLogger("services.env")
     logger.addHandler(handler)
     yield handler
     logger.removeHandler(handler)

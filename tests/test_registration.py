@@ -5,9 +5,9 @@ from datetime import date
 
 from sqlmodel import select
 
-from handlers.core import Core
 from health.rules import load_rules
 from locales import t
+from services.env import Core
 from storage.db import Database
 from storage.models import ConversationState, Person
 from tests.conftest import TZ, ChatDriver, Clock, register

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.core import Core
 from health.rules import load_rules
 from locales import t
 from scheduler.runner import Scheduler
+from services.env import Core
 from storage.db import Database
 from storage.models import Account
 from tests.conftest import TZ, ChatDriver, Clock, register

@@ -8,9 +8,9 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlmodel import select
 
-from handlers.core import Core
 from scheduler.closing import closing_round
-from scheduler.report import HISTORY_DAYS, chart_png, figures, report_replies, report_text
+from services.env import Core
+from services.reports import HISTORY_DAYS, chart_png, figures, report_replies, report_text
 from storage.models import Alert, Outbox, Person, Station
 from tests.conftest import TZ, ChatDriver, Clock
 from tests.steps import rows, vi

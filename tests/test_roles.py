@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.core import Core
+from services.env import Core
 from storage.models import StaffMember
 from storage.roles import ADMIN, PROVINCE, STAFF, Access, access_of
 from storage.stations import get_station

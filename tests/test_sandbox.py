@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from bot.sandbox import CHANNEL, STAFF, Sandbox
-from handlers.core import Core
 from health.rules import load_rules
+from services.env import Core
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.stations import import_units_csv

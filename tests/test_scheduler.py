@@ -17,10 +17,10 @@ from sqlalchemy.engine import make_url
 from sqlmodel import select
 
 from bot.settings import SettingsError, load_settings
-from handlers.core import Core
 from health.rules import load_rules
 from locales import t
 from scheduler.runner import Scheduler
+from services.env import Core
 from storage.db import Database
 from storage.migrate import downgrade, upgrade
 from storage.models import Account, Alert, Claim, Declaration, Outbox, Person, Station

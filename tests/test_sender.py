@@ -6,7 +6,7 @@ from datetime import timedelta
 
 from sqlmodel import select
 
-from bot.sender import MAX_ATTEMPTS, Moved, OutboxSender, RetryLater, Undeliverable
+from delivery.sender import MAX_ATTEMPTS, Moved, OutboxSender, RetryLater, Undeliverable
 from storage.models import GroupBinding, Outbox
 from storage.outbox import claim_due, enqueue
 

@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from handlers.core import Core
+from services.env import Core
 from storage.models import Alert, Person
 from storage.roles import ADMIN, PROVINCE
 from tests.conftest import ChatDriver, register

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from chat.text import fold
 from storage.db import Database
 from storage.migrate import upgrade
 from storage.models import Station
@@ -22,7 +23,6 @@ from storage.stations import (
     issue_bind_code,
     redeem_bind_code,
 )
-from storage.text import fold
 
 UNITS_CSV = Path(__file__).resolve().parents[1] / "storage" / "data" / "gia-lai-2025-units.csv"
 HEADER = "code,name,full_name,type,province_code,province_name\n"

@@ -5,8 +5,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from handlers.core import Core
-from handlers.stats import gather
+from services.env import Core
+from services.reports import gather
 from storage.models import Alert, Person
 from tests.conftest import TZ, ChatDriver
 from tests.test_import import ADMIN, NOBODY, QUY_NHON, STAFF, VIEWER, add_member

@@ -6,17 +6,19 @@ from collections.abc import Callable
 from sqlalchemy import func
 from sqlmodel import select
 
+from chat.messages import Reply
+from chat.payloads import RequestPress
 from conversations import help_request as hr
-from conversations import parse
-from conversations.alerts import GROUP_LANGUAGE
+from conversations.access import may_act_on_station, note_refusal, require
 from conversations.checkin import active_people
-from conversations.messages import Reply
+from conversations.registry import current_question
 from conversations.runtime import Context, begin, clear_state, load_state
-from handlers.access import access, refuse, require
 from handlers.citizen import begin_or_remind
 from locales import t
-from storage.models import GroupBinding, HelpRequest
+from services.alerts import GROUP_LANGUAGE
+from storage.models import HelpRequest, RequestStatus
 from storage.roles import ADMIN, PROVINCE, STAFF
+from storage.stations import binding_of
 
 LIST_MAX = 20  # open requests shown at once; the oldest first, as they have waited longest
 
@@ -47,8 +49,6 @@ async def request_help(ctx: Context) -> list[Reply]:
 
 async def question_left_open(ctx: Context) -> list[Reply]:
     """A request sent in one go leaves another conversation where it was: ask its question again."""
-    from handlers.dispatch import current_question
-
     state = await load_state(ctx.session, ctx.account.id)
     if state is not None and state.flow == hr.FLOW.name:  # an earlier /phananh: this message answered it
         await clear_state(ctx.session, ctx.account.id)
@@ -60,32 +60,19 @@ async def question_left_open(ctx: Context) -> list[Reply]:
 # --- the group's buttons -------------------------------------------------------------------------------
 
 
-async def may_act(ctx: Context, request: HelpRequest) -> bool:
-    """Admins, staff of the request's station, members of a group bound to it, and the sandbox console."""
-    inc = ctx.incoming
-    if (inc.channel, inc.chat_id) == ctx.core.staff_console or (await access(ctx)).changes(request.station_id):
-        return True
-    if inc.chat_type == "private":
-        return False
-    query = select(GroupBinding).where(GroupBinding.channel == inc.channel, GroupBinding.chat_id == inc.chat_id,
-                                       GroupBinding.station_id == request.station_id)
-    return (await ctx.session.exec(query)).first() is not None
-
-
 async def press(ctx: Context) -> list[Reply]:
     """💬 Trả lời: ask this staff member for the answer; ✅ Đã xong: close the request."""
     lang = hr.language(ctx)
-    parts = ctx.incoming.button.split(":")
-    valid = len(parts) == 3 and parts[1] in (hr.ANSWER, hr.FINISH) and parse.payload_number(parts[2]) is not None
-    request = await ctx.session.get(HelpRequest, int(parts[2])) if valid else None
-    if request is None:
+    pressed = RequestPress.parse(ctx.incoming.button)
+    request = await ctx.session.get(HelpRequest, pressed.request_id) if pressed else None
+    if pressed is None or request is None:
         return [Reply(t(lang, "helpreq.unknown"), toast=True)]
-    if not await may_act(ctx, request):
-        await refuse(ctx, f"request:{request.id}")  # recorded; the answer is a short toast on the button
+    if not await may_act_on_station(ctx, request.station_id):
+        await note_refusal(ctx, f"request:{request.id}")  # the answer is a short toast on the button
         return [Reply(t(lang, "helpreq.not_allowed"), toast=True)]
-    if request.status == hr.DONE:
+    if request.status == RequestStatus.DONE:
         return [Reply(t(lang, "helpreq.already_done", id=request.id), toast=True)]
-    if parts[1] == hr.ANSWER:
+    if pressed.action == hr.ANSWER:
         return await begin(ctx, hr.ANSWER_FLOW, {"request_id": request.id})
     return [Reply(t(lang, "helpreq.marked_done", id=request.id), toast=True), *await hr.mark_done(ctx, request)]
 
@@ -104,8 +91,6 @@ async def open_requests(ctx: Context) -> list[Reply]:
     if ctx.incoming.chat_type != "private":
         return await group_open_requests(ctx)
     granted = await require(ctx, ADMIN, PROVINCE, STAFF)
-    if isinstance(granted, list):
-        return granted
     station_id = granted.station_id if granted.role == STAFF else None
     return await list_replies(ctx, station_id, ctx.lang, lambda request: granted.changes(request.station_id))
 
@@ -113,8 +98,7 @@ async def open_requests(ctx: Context) -> list[Reply]:
 async def group_open_requests(ctx: Context) -> list[Reply]:
     """In a station's group, that station's requests with their buttons; in the province group, all, to read."""
     inc = ctx.incoming
-    query = select(GroupBinding).where(GroupBinding.channel == inc.channel, GroupBinding.chat_id == inc.chat_id)
-    binding = (await ctx.session.exec(query)).first()
+    binding = await binding_of(ctx.session, inc.channel, inc.chat_id)
     if binding is None:
         return [Reply(t(GROUP_LANGUAGE, "report.not_bound"))]
     if binding.station_id is None:
@@ -124,7 +108,7 @@ async def group_open_requests(ctx: Context) -> list[Reply]:
 
 async def list_replies(ctx: Context, station_id: int | None, lang: str,
                        may_change: Callable[[HelpRequest], bool]) -> list[Reply]:
-    where = [HelpRequest.status != hr.DONE]
+    where = [HelpRequest.status != RequestStatus.DONE]
     if station_id is not None:
         where.append(HelpRequest.station_id == station_id)
     total = (await ctx.session.exec(select(func.count()).select_from(HelpRequest).where(*where))).one()

@@ -6,26 +6,26 @@ from sqlalchemy import update
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from conversations.alerts import destinations
-from conversations.messages import Reply
-from handlers.core import Core
+from chat.messages import Reply
 from locales import t
-from storage.models import Account, GroupBinding, Outbox, Person, Station
-from storage.outbox import FAILED, PENDING, enqueue
+from services.alerts import destinations
+from services.env import Core
+from storage.models import Account, GroupBinding, Outbox, OutboxStatus, Person, PersonStatus, Station
+from storage.outbox import post
+from storage.stations import binding_of
 
 
 async def mark_unreachable(session: AsyncSession, core: Core, channel: str, chat_id: str, reason: str) -> None:
     """Record it once, fail what is still queued for that chat, and notify the station (or the admins)."""
     await session.exec(update(Outbox).where(Outbox.channel == channel, Outbox.chat_id == chat_id,
-                                            Outbox.status == PENDING)
-                       .values(status=FAILED, last_error=f"unreachable: {reason}"[:500]))
+                                            Outbox.status == OutboxStatus.PENDING)
+                       .values(status=OutboxStatus.FAILED, last_error=f"unreachable: {reason}"[:500]))
     account = (await session.exec(select(Account).where(Account.channel == channel,
                                                         Account.external_id == chat_id))).first()
     if account is not None:
         await _person_unreachable(session, core, account, reason)
         return
-    binding = (await session.exec(select(GroupBinding).where(GroupBinding.channel == channel,
-                                                             GroupBinding.chat_id == chat_id))).first()
+    binding = await binding_of(session, channel, chat_id)
     if binding is not None:
         await _group_unreachable(session, core, binding)
 
@@ -36,18 +36,17 @@ async def _person_unreachable(session: AsyncSession, core: Core, account: Accoun
     account.unreachable_at, account.unreachable_reason = core.utcnow(), reason[:200]
     session.add(account)
     people = (await session.exec(select(Person).where(Person.account_id == account.id,
-                                                      Person.status == "active"))).all()
+                                                      Person.status == PersonStatus.ACTIVE))).all()
     for person in people:
         for channel, chat_id, lang in await destinations(session, core, person.station_id):
             if (channel, chat_id) == (account.channel, account.external_id):
                 continue
             text = t(lang, "unreachable.person", name=person.full_name, phone=person.phone)
-            enqueue(session, channel, chat_id, Reply(text).to_payload(), now=core.utcnow())
+            post(session, channel, chat_id, Reply(text), core.utcnow())
 
 
 async def _group_unreachable(session: AsyncSession, core: Core, binding: GroupBinding) -> None:
     station = await session.get(Station, binding.station_id) if binding.station_id else None
-    name = (station.full_name or station.name) if station else t("vi", "report.province")
+    name = station.label if station else t("vi", "report.province")
     for channel, chat_id in core.admin_chats:
-        enqueue(session, channel, chat_id, Reply(t("vi", "unreachable.group", station=name)).to_payload(),
-                now=core.utcnow())
+        post(session, channel, chat_id, Reply(t("vi", "unreachable.group", station=name)), core.utcnow())

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from sqlmodel import select
+from sqlmodel import col, select
 
-from conversations.messages import Reply
+from chat.messages import Reply
+from conversations.access import require
 from conversations.runtime import Context
-from handlers.access import require
-from storage.models import Account, GroupBinding, Outbox, Person
-from storage.outbox import FAILED
+from storage.models import Account, Outbox, OutboxStatus, Person
 from storage.roles import ADMIN, PROVINCE, STAFF
+from storage.stations import binding_of
 
 DAYS = 7
 SHOWN = 30
@@ -19,11 +19,9 @@ PREVIEW = 60  # characters of the message, enough to recognise it
 
 async def undelivered(ctx: Context) -> list[Reply]:
     granted = await require(ctx, STAFF, PROVINCE, ADMIN)
-    if isinstance(granted, list):
-        return granted
     since = ctx.core.utcnow() - timedelta(days=DAYS)
-    rows = (await ctx.session.exec(select(Outbox).where(Outbox.status == FAILED, Outbox.created_at >= since)
-                                   .order_by(Outbox.created_at.desc()))).all()
+    query = select(Outbox).where(Outbox.status == OutboxStatus.FAILED, Outbox.created_at >= since)
+    rows = (await ctx.session.exec(query.order_by(col(Outbox.created_at).desc()))).all()
     lines = []
     for row in rows:
         who = await _recipient(ctx, row, granted)
@@ -47,8 +45,7 @@ async def _recipient(ctx: Context, row: Outbox, granted) -> str | None:
         people = (await ctx.session.exec(select(Person).where(Person.account_id == account.id))).all()
         visible = [p for p in people if granted.sees(p.station_id)]
         return ", ".join(f"{p.full_name} ({p.phone})" for p in visible) or None
-    binding = (await ctx.session.exec(select(GroupBinding).where(GroupBinding.channel == row.channel,
-                                                                 GroupBinding.chat_id == row.chat_id))).first()
+    binding = await binding_of(ctx.session, row.channel, row.chat_id)
     if binding is not None and granted.sees(binding.station_id):
         return ctx.t("undelivered.group")
     return ctx.t("undelivered.admin") if granted.role == ADMIN else None

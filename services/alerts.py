@@ -7,19 +7,19 @@ from typing import TYPE_CHECKING
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from conversations.messages import Button, Reply
+from chat.messages import Button, Reply
+from chat.payloads import AlertPress
 from locales import number, t
-from storage.models import Account, Alert, Declaration, Person, Station
-from storage.outbox import enqueue
+from storage.models import Account, Alert, AlertStatus, Declaration, Person, Station
+from storage.outbox import post
 from storage.stations import bound_chats
 
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
-    from handlers.core import Core
+    from services.env import Core
 
 ACK, RESOLVE = "ack", "done"
-OPEN, ACKNOWLEDGED, RESOLVED = "open", "acknowledged", "resolved"
 GROUP_LANGUAGE = "vi"  # station groups read Vietnamese
 
 
@@ -35,7 +35,7 @@ async def raise_alert(session: AsyncSession, core: Core, person: Person, declara
                     alert.id, person.station_id)
     for channel, chat_id, lang in chats:
         reply = await render_alert(session, core, alert, lang)
-        enqueue(session, channel, chat_id, reply.to_payload(), alert_id=alert.id, now=core.utcnow())
+        post(session, channel, chat_id, reply, core.utcnow(), alert_id=alert.id)
     return alert
 
 
@@ -62,7 +62,7 @@ async def render_alert(session: AsyncSession, core: Core, alert: Alert, lang: st
         t(lang, "alert.person", name=person.full_name, age=core.today().year - person.birth_year,
           gender=t(lang, f"gender.{person.gender}")),
         t(lang, "alert.phone", phone=person.phone),
-        t(lang, "alert.address", address=person.address, station=station.full_name or station.name),
+        t(lang, "alert.address", address=person.address, station=station.label),
         t(lang, "alert.category", category=t(lang, f"category.{person.category}"),
           end=person.end_date.strftime("%d/%m/%Y")),
     ]
@@ -89,10 +89,10 @@ async def render_alert(session: AsyncSession, core: Core, alert: Alert, lang: st
 
 def alert_buttons(lang: str, alert: Alert) -> list[list[Button]]:
     row = []
-    if alert.status == OPEN:
-        row.append(Button(t(lang, "alert.button.ack"), f"alert:{ACK}:{alert.id}"))
-    if alert.status != RESOLVED:
-        row.append(Button(t(lang, "alert.button.resolve"), f"alert:{RESOLVE}:{alert.id}"))
+    if alert.status == AlertStatus.OPEN:
+        row.append(Button(t(lang, "alert.button.ack"), AlertPress(ACK, alert.id).encode()))
+    if alert.status != AlertStatus.RESOLVED:
+        row.append(Button(t(lang, "alert.button.resolve"), AlertPress(RESOLVE, alert.id).encode()))
     return [row] if row else []
 
 
@@ -103,8 +103,6 @@ def reason_texts(core: Core, lang: str, reasons: list[dict]) -> list[str]:
         if reason["key"] == "reason.temperature":
             params["value"] = number(lang, float(params["value"]))
         if reason["key"] == "reason.symptom":
-            symptom = core.rules.symptom(params["code"])
-            custom = symptom.label.get(lang) if symptom is not None else None
-            params["name"] = custom or t(lang, f"symptom.{params['code']}")
+            params["name"] = core.rules.symptom_label(params["code"], lang)
         texts.append(t(lang, reason["key"], **params))
     return texts

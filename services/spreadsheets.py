@@ -30,12 +30,12 @@ from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from conversations import parse
+from chat import parse
+from chat.text import fold
 from health.rules import Rules
 from locales import LANGUAGES, number, t
 from storage.invitations import VALID_FOR, create_invitations, link, pending_id_numbers
-from storage.models import Alert, Declaration, Person, Station
-from storage.text import fold
+from storage.models import Alert, AlertStatus, Declaration, Person, PersonStatus, Station
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MIME = "text/csv"
@@ -66,6 +66,11 @@ class Column:
         return self.header.rstrip("*")
 
 
+# The export's column titles, xlsx.col.<key> in the catalogs: the people sheet, the declarations sheet.
+PEOPLE_KEYS = ("id", "name", "birth_year", "gender", "phone", "id_number", "address", "station", "category", "start",
+               "end", "status", "last_declared", "last_tier", "open_alerts")
+DECLARATION_KEYS = ("id", "name", "day", "slot", "declared_at", "temperature", "symptoms", "spo2", "breathing", "note",
+                    "tier")
 COLUMNS = (
     Column("full_name", "Họ tên*", ("ho ten", "ho va ten", "full name", "name"), "Nguyễn Văn An", 24),
     Column("birth_year", "Năm sinh*", ("nam sinh", "birth year", "year of birth"), 1980, 10),
@@ -300,7 +305,7 @@ class Checker:
                 reasons.append(problem)
         station = self._station(data.pop("_station_code", ""), reasons)
         if station is not None:
-            data["station_code"], data["station_name"] = station.code, station.full_name or station.name
+            data["station_code"], data["station_name"] = station.code, station.label
             self._duplicates(row, station.id, data, reasons)
         self._dates(data, reasons)
         if is_the_example(data):
@@ -404,7 +409,7 @@ async def checker_for(session: AsyncSession, rules: Rules, today: date, now: dat
     stations = {s.code: s for s in (await session.exec(select(Station).where(col(Station.active).is_(True)))).all()}
     scope = [only_station_id] if only_station_id is not None else [s.id for s in stations.values()]
     people = await session.exec(select(Person.station_id, Person.id_number, Person.phone).where(
-        Person.status == "active", col(Person.station_id).in_(scope)))
+        Person.status == PersonStatus.ACTIVE, col(Person.station_id).in_(scope)))
     known_ids, known_phones = set(), set()
     for station_id, id_number, phone in people.all():
         if id_number:
@@ -590,7 +595,7 @@ async def line_list(session: AsyncSession, station_ids: list[int] | None) -> Lin
         select(Declaration).join(Person, col(Person.id) == Declaration.person_id).where(within(Person.station_id))
         .order_by(Declaration.declared_at, Declaration.id))).all() if d.person_id in ids]
     alerts = await session.exec(select(Alert.person_id, func.count()).where(
-        within(Alert.station_id), Alert.status != "resolved").group_by(Alert.person_id))
+        within(Alert.station_id), Alert.status != AlertStatus.RESOLVED).group_by(Alert.person_id))
     return LineList(people, stations, declarations, Counter(dict(alerts.all())))
 
 
@@ -601,9 +606,7 @@ def _local(moment: datetime, tz: tzinfo) -> datetime:
 
 
 def people_titles(lang: str) -> list[str]:
-    keys = ("id", "name", "birth_year", "gender", "phone", "id_number", "address", "station", "category", "start",
-            "end", "status", "last_declared", "last_tier", "open_alerts")
-    return [t(lang, f"xlsx.col.{key}") for key in keys]
+    return [t(lang, f"xlsx.col.{key}") for key in PEOPLE_KEYS]
 
 
 def people_rows(lang: str, lines: LineList, tz: tzinfo) -> Iterator[list[object]]:
@@ -612,18 +615,14 @@ def people_rows(lang: str, lines: LineList, tz: tzinfo) -> Iterator[list[object]
         station = lines.stations.get(p.station_id)
         declared = last.get(p.id)
         yield [p.id, p.full_name, p.birth_year, t(lang, f"gender.{p.gender}"), p.phone, p.id_number or "",
-               p.address, (station.full_name or station.name) if station else "", t(lang, f"category.{p.category}"),
+               p.address, station.label if station else "", t(lang, f"category.{p.category}"),
                p.start_date, p.end_date, t(lang, f"xlsx.status.{p.status}"),
                _local(declared.declared_at, tz) if declared else None,
                t(lang, f"xlsx.tier.{declared.tier}") if declared else "", lines.open_alerts.get(p.id, 0)]
 
 
 def symptom_labels(lang: str, rules: Rules, codes: list[str]) -> str:
-    labels = []
-    for code in codes:
-        symptom = rules.symptom(code)
-        labels.append((symptom.label.get(lang) if symptom else None) or t(lang, f"symptom.{code}"))
-    return ", ".join(labels)
+    return ", ".join(rules.symptom_label(code, lang) for code in codes)
 
 
 def declaration_rows(lang: str, lines: LineList, rules: Rules, tz: tzinfo) -> Iterator[list[object]]:
@@ -641,9 +640,7 @@ def export_workbook(lang: str, lines: LineList, rules: Rules, tz: tzinfo) -> byt
                        [7, 24, 9, 8, 13, 14, 30, 22, 20, 12, 12, 14, 17, 12, 10])
     for values in people_rows(lang, lines, tz):
         sheet.append([_dated(sheet, v, TIME_FORMAT if isinstance(v, datetime) else DATE_FORMAT) for v in values])
-    keys = ("id", "name", "day", "slot", "declared_at", "temperature", "symptoms", "spo2", "breathing", "note",
-            "tier")
-    history = _new_sheet(book, t(lang, "xlsx.sheet.declarations"), [t(lang, f"xlsx.col.{k}") for k in keys],
+    history = _new_sheet(book, t(lang, "xlsx.sheet.declarations"), [t(lang, f"xlsx.col.{k}") for k in DECLARATION_KEYS],
                          [7, 24, 12, 7, 17, 9, 40, 7, 9, 30, 12])
     for values in declaration_rows(lang, lines, rules, tz):
         history.append([_dated(history, v, TIME_FORMAT if isinstance(v, datetime) else DATE_FORMAT) for v in values])

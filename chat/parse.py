@@ -5,7 +5,7 @@ import re
 import unicodedata
 from datetime import date, time
 
-from storage.text import fold
+from chat.text import fold
 
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)?")
 _SEPARATORS = re.compile(r"[\s.\-()]")

@@ -12,8 +12,8 @@ from datetime import timedelta
 from aiolimiter import AsyncLimiter
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from conversations.unreachable import mark_unreachable
-from handlers.core import Core
+from services.env import Core
+from services.unreachable import mark_unreachable
 from storage.chats import move_chat
 from storage.models import Outbox
 from storage.outbox import claim_due, mark_failed, mark_retry, mark_sent

@@ -36,3 +36,15 @@ def reminder_time(window: Window, personal: list | None) -> datetime:
         if window.start <= chosen < window.end:
             return chosen
     return window.start
+
+
+def slot_of(rules: Rules, tz: ZoneInfo, moment: datetime) -> tuple[date, str]:
+    """The check-in slot a moment belongs to: the last slot begun, or the first one before it begins."""
+    local = moment.astimezone(tz)
+    begun = [s for s in rules.slots if s <= local.time()]
+    slot = begun[-1] if begun else rules.slots[0]
+    return local.date(), slot.strftime("%H:%M")
+
+
+def slot_text(rules: Rules) -> str:
+    return ", ".join(s.strftime("%H:%M") for s in rules.slots)

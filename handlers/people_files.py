@@ -7,17 +7,18 @@ from dataclasses import dataclass
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from conversations.messages import Attachment, Reply
-from conversations.runtime import Context
-from handlers.access import actor, refuse, require
-from handlers.core import Core
-from storage import people_io
+from chat.messages import Attachment, Reply
+from chat.text import fold
+from conversations.access import actor, refuse, require
+from conversations.registry import current_question
+from conversations.runtime import Context, Refused
+from services import spreadsheets
+from services.env import Core
 from storage.audit import record
 from storage.invitations import VALID_FOR
 from storage.models import Station
 from storage.roles import ADMIN, PROVINCE, STAFF, Access
 from storage.stations import find_stations, get_station
-from storage.text import fold
 
 TEMPLATE_FILE = "mau-nhap-danh-sach.xlsx"
 # In the chat, within Telegram's 4096 characters a message; every rejected row is in the result file.
@@ -30,11 +31,11 @@ REASONS_SHOWN = 160  # characters of one row's reasons
 
 async def run_import(session: AsyncSession, core: Core, file_name: str, content: bytes, who: str,
                      default_station: Station | None, only_station_id: int | None,
-                     progress: people_io.Progress | None = None) -> people_io.ImportResult:
+                     progress: spreadsheets.Progress | None = None) -> spreadsheets.ImportResult:
     """Check the rows, write one invitation per accepted row, and record the run (counts only)."""
-    checker = await people_io.checker_for(session, core.rules, core.today(), core.utcnow(), default_station,
+    checker = await spreadsheets.checker_for(session, core.rules, core.today(), core.utcnow(), default_station,
                                           only_station_id)
-    result = await people_io.import_people(session, checker, file_name, content, who, core.utcnow(), progress)
+    result = await spreadsheets.import_people(session, checker, file_name, content, who, core.utcnow(), progress)
     record(session, who, "import.run", "import", default_station.code if default_station else None,
            after={**result.counts(), "stations": sorted({a.data["station_code"] for a in result.accepted})},
            at=core.utcnow())
@@ -52,11 +53,11 @@ class Export:
 async def run_export(session: AsyncSession, core: Core, who: str, station: Station | None, file_format: str,
                      lang: str) -> Export:
     """The line list (and, as .xlsx, every declaration) of one station or of the province (None)."""
-    lines = await people_io.line_list(session, [station.id] if station else None)
+    lines = await spreadsheets.line_list(session, [station.id] if station else None)
     if file_format == "csv":
-        content = people_io.export_csv(lang, lines, core.tz)
+        content = spreadsheets.export_csv(lang, lines, core.tz)
     else:  # in a thread: a province's file takes a moment to write, and other chats must get their answers
-        content = await asyncio.to_thread(people_io.export_workbook, lang, lines, core.rules, core.tz)
+        content = await asyncio.to_thread(spreadsheets.export_workbook, lang, lines, core.rules, core.tz)
     scope = station.code if station else "province"
     record(session, who, "export.run", "export", scope, at=core.utcnow(),
            after={"format": file_format, "people": len(lines.people), "declarations": len(lines.declarations)})
@@ -69,11 +70,9 @@ async def run_export(session: AsyncSession, core: Core, who: str, station: Stati
 
 async def template(ctx: Context) -> list[Reply]:
     """/maunhap, /template: the .xlsx to fill in, with a sheet explaining each column."""
-    granted = await require(ctx, ADMIN, STAFF)
-    if isinstance(granted, list):
-        return granted
-    content = people_io.template_workbook(ctx.lang, ctx.core.rules, ctx.today())
-    return [Reply(ctx.t("files.template_caption"), document=Attachment(TEMPLATE_FILE, content, people_io.XLSX_MIME))]
+    await require(ctx, ADMIN, STAFF)
+    content = spreadsheets.template_workbook(ctx.lang, ctx.core.rules, ctx.today())
+    return [Reply(ctx.t("files.template_caption"), document=Attachment(TEMPLATE_FILE, content, spreadsheets.XLSX_MIME))]
 
 
 # --- an imported list -----------------------------------------------------------------------------------
@@ -81,22 +80,21 @@ async def template(ctx: Context) -> list[Reply]:
 
 async def receive_document(ctx: Context) -> list[Reply]:
     """A document in private chat: a list of people to invite, from staff (their station) or an admin."""
-    from handlers.dispatch import current_question  # late: dispatch imports this module
-
     inc = ctx.incoming
-    granted = await require(ctx, ADMIN, STAFF, what="import")
-    if isinstance(granted, list):  # e.g. a person sending a file mid-registration: their question again
-        return [*granted, *await current_question(ctx)]
+    try:
+        granted = await require(ctx, ADMIN, STAFF, what="import")
+    except Refused as refused:  # e.g. a person sending a file mid-registration: their question again
+        return [*refused.replies, *await current_question(ctx)]
     if inc.document_too_large or inc.document is None:
         return [Reply(ctx.t("files.too_large"))]
     document = inc.document
-    if people_io.spreadsheet_kind(document.file_name, document.content) is None:
+    if spreadsheets.spreadsheet_kind(document.file_name, document.content) is None:
         return [Reply(ctx.t("upload.file.not_spreadsheet"))]
     default = await _default_station(ctx, granted)
     try:
         result = await run_import(ctx.session, ctx.core, document.file_name, document.content, actor(ctx), default,
                                   granted.station_id if granted.role == STAFF else None)
-    except people_io.FileProblem as problem:
+    except spreadsheets.FileProblem as problem:
         return [Reply(ctx.t(problem.key, **problem.params))]
     return await import_replies(ctx, result)
 
@@ -112,11 +110,11 @@ async def _default_station(ctx: Context, granted: Access) -> Station | None:
     return None
 
 
-async def import_replies(ctx: Context, result: people_io.ImportResult) -> list[Reply]:
+async def import_replies(ctx: Context, result: spreadsheets.ImportResult) -> list[Reply]:
     lines = [ctx.t("files.import_result", accepted=len(result.accepted), rejected=len(result.rejected),
                    empty=result.empty, seconds=f"{result.seconds:.1f}")]
     for item in result.rejected[:SHOWN_REJECTIONS]:
-        reasons = people_io.reason_text(ctx.lang, item.reasons)
+        reasons = spreadsheets.reason_text(ctx.lang, item.reasons)
         shown = reasons if len(reasons) <= REASONS_SHOWN else reasons[:REASONS_SHOWN - 1] + "…"
         lines.append(ctx.t("files.rejected_row", row=item.row, reasons=shown))
     if len(result.rejected) > SHOWN_REJECTIONS:
@@ -126,14 +124,14 @@ async def import_replies(ctx: Context, result: people_io.ImportResult) -> list[R
     replies = [Reply("\n".join(lines))]
     day = f"{ctx.today():%Y%m%d}"
     if result.rejected:
-        content = await asyncio.to_thread(people_io.rejected_workbook, ctx.lang, result)
+        content = await asyncio.to_thread(spreadsheets.rejected_workbook, ctx.lang, result)
         replies.append(Reply(ctx.t("files.result_caption", count=len(result.rejected)),
-                             document=Attachment(f"ket-qua-nhap-{day}.xlsx", content, people_io.XLSX_MIME)))
+                             document=Attachment(f"ket-qua-nhap-{day}.xlsx", content, spreadsheets.XLSX_MIME)))
     if result.accepted:
-        content = await asyncio.to_thread(people_io.links_workbook, ctx.lang, result, ctx.core.bot_username,
+        content = await asyncio.to_thread(spreadsheets.links_workbook, ctx.lang, result, ctx.core.bot_username,
                                           ctx.core.tz, ctx.core.utcnow())
         replies.append(Reply(ctx.t("files.links_caption", count=len(result.accepted)),
-                             document=Attachment(f"lien-ket-moi-{day}.xlsx", content, people_io.XLSX_MIME)))
+                             document=Attachment(f"lien-ket-moi-{day}.xlsx", content, spreadsheets.XLSX_MIME)))
     return replies
 
 
@@ -144,16 +142,14 @@ async def export(ctx: Context) -> list[Reply]:
     """/xuat, /export: staff get their station's file; admins and province viewers the province's, or
     a station's with /xuat CODE."""
     granted = await require(ctx, ADMIN, PROVINCE, STAFF)
-    if isinstance(granted, list):
-        return granted
     station = await scope_station(ctx, granted, "export")
     if isinstance(station, list):
         return station
     done = await run_export(ctx.session, ctx.core, actor(ctx), station, "xlsx", ctx.lang)
-    scope = (station.full_name or station.name) if station else ctx.t("files.province")
+    scope = station.label if station else ctx.t("files.province")
     caption = ctx.t("files.export_caption", scope=scope, people=done.people, declarations=done.declarations,
                     day=f"{ctx.today():%d/%m/%Y}")
-    return [Reply(caption, document=Attachment(done.file_name, done.content, people_io.XLSX_MIME))]
+    return [Reply(caption, document=Attachment(done.file_name, done.content, spreadsheets.XLSX_MIME))]
 
 
 async def scope_station(ctx: Context, granted: Access, what: str) -> Station | list[Reply] | None:
