@@ -74,6 +74,7 @@ class TelegramBot:
         self.settings = settings
         self.core = core or build_core(settings)
         self.poll_timeout = poll_timeout
+        assert settings.telegram_token is not None  # the CLI runs the bot only with a token (else the sandbox)
         builder = (Application.builder().token(settings.telegram_token).base_url(settings.telegram_base_url)
                    .base_file_url(file_url(settings.telegram_base_url))
                    .rate_limiter(rate_limiter or RepliesFirst()))
@@ -137,6 +138,7 @@ class TelegramBot:
                                       timedelta(seconds=self.settings.poller_lease_seconds))
             await self.poller.start()
         else:  # python-telegram-bot's server answers 403 to a request without the right secret
+            assert self.app.updater is not None  # the builder makes one, as it was not told .updater(None)
             await self.app.updater.start_webhook(listen=webhook.host, port=webhook.port, url_path=webhook.path,
                                                  webhook_url=webhook.url, secret_token=webhook.secret,
                                                  allowed_updates=ALLOWED_UPDATES)
@@ -157,7 +159,7 @@ class TelegramBot:
             await self.poller.stop()
             self.poller = None
         await self.polling.stop()
-        if self.app.updater.running:
+        if self.app.updater is not None and self.app.updater.running:
             await self.app.updater.stop()
         if self.app.running:
             await self.app.stop()

@@ -13,7 +13,7 @@ import secrets
 import sqlite3
 import sys
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
@@ -223,6 +223,7 @@ async def _audit_events(session: AsyncSession, args: argparse.Namespace) -> list
 
     from storage.models import Alert, AuditEvent, HelpRequest
 
+    subjects: list[tuple[str, Sequence[int | None]]]
     if args.alert is not None:
         subjects = [("alert", [args.alert])]
     else:
@@ -301,13 +302,14 @@ def _bot_username(settings: Settings, given: str | None) -> str:
     """The bot's @username for the links: given, or asked from Telegram with the bot's token."""
     if given:
         return given.lstrip("@")
-    if not settings.telegram_token:
+    token = settings.telegram_token
+    if not token:
         raise CliError("--bot: the bot's username is needed for the invitation links (or set CACHLY_TELEGRAM_TOKEN)")
     from telegram import Bot
     from telegram.error import TelegramError
 
     async def ask() -> str:
-        async with Bot(settings.telegram_token, base_url=settings.telegram_base_url) as bot:
+        async with Bot(token, base_url=settings.telegram_base_url) as bot:
             return bot.username
 
     try:

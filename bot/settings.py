@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
@@ -58,7 +58,7 @@ class Settings(BaseSettings):
 
     @field_validator("slots", "report_time", "closing_time")
     @classmethod
-    def _clock_times(cls, value: object) -> object:
+    def _clock_times(cls, value: list[str] | str | None) -> list[str] | str | None:
         for text in value if isinstance(value, list) else [value] if value else []:
             if not _is_clock_time(text):
                 raise ValueError(f"'{text}' is not a time of day HH:MM")
@@ -113,7 +113,7 @@ def _is_clock_time(text: str) -> bool:
     return hour.isdigit() and minute.isdigit() and int(hour) < 24 and int(minute) < 60 and len(minute) == 2
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:  # Any: raw values (text too), which pydantic validates
     """Settings or a SettingsError whose message is one line naming the variable; the rules are checked too."""
     try:
         settings = Settings(**overrides)

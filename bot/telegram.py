@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 from telegram import (
     Bot,
@@ -25,7 +26,7 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter
 from chat.messages import Attachment, Incoming, Reply
 from delivery.sender import Moved, RetryLater, Undeliverable
 from handlers.commands import GROUP, PRIVATE, Command, for_role, menu
-from locales import LANGUAGES, t
+from locales import languages, t
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
@@ -38,27 +39,27 @@ async def to_incoming(update: Update) -> Incoming | None:
     user, chat = update.effective_user, update.effective_chat
     if user is None or chat is None or user.is_bot:
         return None
-    common = {"channel": CHANNEL, "user_id": str(user.id), "chat_id": str(chat.id), "update_id": str(update.update_id),
-              "chat_type": "private" if chat.type == "private" else "group",
-              "language_code": user.language_code, "user_name": user.full_name}
+    common = Incoming(channel=CHANNEL, user_id=str(user.id), chat_id=str(chat.id), update_id=str(update.update_id),
+                      chat_type="private" if chat.type == "private" else "group",
+                      language_code=user.language_code, user_name=user.full_name)
     if update.callback_query is not None:
         query = update.callback_query
         message_id = str(query.message.message_id) if query.message else None
-        return Incoming(**common, button=query.data or "", message_id=message_id)
+        return replace(common, button=query.data or "", message_id=message_id)
     message = update.message
     if message is None:
         return None
     if message.migrate_to_chat_id or message.migrate_from_chat_id:  # said in the old chat, and in the new
         old, new = (chat.id, message.migrate_to_chat_id) if message.migrate_to_chat_id else \
             (message.migrate_from_chat_id, chat.id)
-        return Incoming(**common, chat_moved=(str(old), str(new)))
+        return replace(common, chat_moved=(str(old), str(new)))
     if message.contact is not None:
         own = message.contact.user_id in (None, user.id)
-        return Incoming(**common, contact_phone=message.contact.phone_number, contact_is_own=own)
+        return replace(common, contact_phone=message.contact.phone_number, contact_is_own=own)
     photo_id = message.photo[-1].file_id if message.photo else None  # the largest size
     document, too_large = await _download(message)
-    return Incoming(**common, text=message.text or message.caption or "", photo_id=photo_id, document=document,
-                    document_too_large=too_large)
+    return replace(common, text=message.text or message.caption or "", photo_id=photo_id, document=document,
+                   document_too_large=too_large)
 
 
 async def _download(message: Message) -> tuple[Attachment | None, bool]:
@@ -101,9 +102,9 @@ async def show(bot: Bot, chat_id: str, replies: list[Reply], query: CallbackQuer
 
 
 async def send(bot: Bot, chat_id: str, reply: Reply) -> Message:
-    if reply.photo is not None or reply.photo_id is not None:
-        return await bot.send_photo(chat_id, reply.photo if reply.photo is not None else reply.photo_id,
-                                    caption=reply.text[:1024], reply_markup=markup(reply))
+    photo = reply.photo if reply.photo is not None else reply.photo_id
+    if photo is not None:
+        return await bot.send_photo(chat_id, photo, caption=reply.text[:1024], reply_markup=markup(reply))
     if reply.document is not None:
         doc = reply.document
         return await bot.send_document(chat_id, InputFile(doc.content, filename=doc.file_name),
@@ -112,6 +113,7 @@ async def send(bot: Bot, chat_id: str, reply: Reply) -> Message:
 
 
 async def edit(bot: Bot, chat_id: str, reply: Reply) -> None:
+    assert reply.edit_id is not None  # show() edits only the replies that name their message
     keyboard = markup(reply)
     try:
         inline = keyboard if isinstance(keyboard, InlineKeyboardMarkup) else None
@@ -147,7 +149,7 @@ def deliverer(bot: Bot):
 
 async def set_command_menus(bot: Bot) -> None:
     """The command menu in every language (Vietnamese the default), for private chats and for groups."""
-    for lang in LANGUAGES:
+    for lang in languages():
         code = None if lang == "vi" else lang
         for scope, where in ((BotCommandScopeAllPrivateChats(), PRIVATE), (BotCommandScopeAllGroupChats(), GROUP)):
             await bot.set_my_commands(_menu(menu(where), lang), scope=scope, language_code=code)

@@ -71,7 +71,8 @@ class Reply:
     force_reply: bool = False  # ask the channel to open a reply to this message (answers in a group)
 
     def to_payload(self) -> dict:
-        payload = {"text": self.text, "buttons": [[[b.label, b.payload] for b in row] for row in self.buttons]}
+        payload: dict[str, object] = {"text": self.text,
+                                      "buttons": [[[b.label, b.payload] for b in row] for row in self.buttons]}
         if self.photo is not None:
             payload["photo"] = base64.b64encode(self.photo).decode("ascii")
         if self.photo_id is not None:

@@ -1,7 +1,7 @@
 """The daily check-in: temperature, symptoms, SpO2, breathing rate, a note; then triage and, if needed, an alert."""
 from __future__ import annotations
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from chat import parse
 from chat.messages import Button, Reply, one_per_row
@@ -20,15 +20,15 @@ NOTE_MAX = 500
 
 
 async def active_people(ctx: Context) -> list[Person]:
-    query = (select(Person).where(Person.account_id == ctx.account.id, Person.status == PersonStatus.ACTIVE)
-             .order_by(Person.is_self.desc(), Person.id))
+    query = (select(Person).where(Person.account_id == ctx.account_id, Person.status == PersonStatus.ACTIVE)
+             .order_by(col(Person.is_self).desc(), col(Person.id)))
     return list((await ctx.session.exec(query)).all())
 
 
 async def declared_ids(ctx: Context, people: list[Person]) -> set[int]:
     day, slot = slot_of(ctx.core.rules, ctx.core.tz, ctx.now())
     query = select(Declaration.person_id).where(
-        Declaration.person_id.in_([p.id for p in people]), Declaration.day == day, Declaration.slot == slot)
+        col(Declaration.person_id).in_([p.id for p in people]), Declaration.day == day, Declaration.slot == slot)
     return set((await ctx.session.exec(query)).all())
 
 
@@ -53,7 +53,7 @@ async def start(ctx: Context) -> list[Reply] | None:
 
 async def person_of(ctx: Context) -> Person | None:
     person = await ctx.session.get(Person, ctx.data.get("person_id", 0))
-    return person if person is not None and person.account_id == ctx.account.id else None
+    return person if person is not None and person.account_id == ctx.account_id else None
 
 
 def age_of(ctx: Context, person: Person) -> int:
@@ -185,12 +185,13 @@ async def finish(ctx: Context) -> Outcome:
     person = await person_of(ctx)
     if person is None or person.status != PersonStatus.ACTIVE:
         return Done([Reply(ctx.t("checkin.person_gone"))])
+    assert person.id is not None  # read from the database
     answers = Answers(ctx.data["temperature"], tuple(ctx.data.get("symptoms", [])), ctx.data.get("spo2"),
                       ctx.data.get("breathing_rate"))
     result = triage(ctx.core.rules, answers, age_of(ctx, person))
     day, slot = slot_of(ctx.core.rules, ctx.core.tz, ctx.now())
     declaration = Declaration(
-        person_id=person.id, account_id=ctx.account.id, day=day, slot=slot, declared_at=ctx.core.utcnow(),
+        person_id=person.id, account_id=ctx.account_id, day=day, slot=slot, declared_at=ctx.core.utcnow(),
         temperature=answers.temperature,
         symptoms=list(answers.symptoms), spo2=answers.spo2, breathing_rate=answers.breathing_rate,
         note=ctx.data.get("note"), tier=result.tier, reasons=[r.as_json() for r in result.reasons])

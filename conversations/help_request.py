@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from sqlalchemy import String, cast
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chat.messages import Button, Reply, one_per_row
@@ -42,11 +42,12 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PERSON, STAFF = "person", "staff"  # HelpMessage.sender
-ANSWER, FINISH = "answer", "done"  # button payloads "req:answer:12", "req:done:12" (chat.payloads.RequestPress)
+ANSWER: Final = "answer"  # button payloads "req:answer:12", "req:done:12" (chat.payloads.RequestPress)
+FINISH: Final = "done"
 TEXT_MAX = 1000
 CAPTION_MAX = 1024  # Telegram's limit for a photo's caption
 THREAD_SHOWN, LINE_MAX = 8, 300  # a thread in a list: its last messages, each clipped
-STATUS_KEYS = {status: f"helpreq.status.{status}" for status in RequestStatus}
+STATUS_KEYS: dict[str, str] = {status: f"helpreq.status.{status}" for status in RequestStatus}
 
 
 # --- shared helpers ------------------------------------------------------------------------------------
@@ -76,15 +77,16 @@ def incoming_content(ctx: Context, inp: Input) -> tuple[str, str | None, str | N
     return text, inc.photo_id, content_error(language(ctx), text, inc.photo_id, has_file)
 
 
-def request_buttons(lang: str, request_id: int) -> list[list[Button]]:
-    return [[Button(t(lang, "helpreq.button.answer"), RequestPress(ANSWER, request_id).encode()),
-             Button(t(lang, "helpreq.button.done"), RequestPress(FINISH, request_id).encode())]]
+def request_buttons(lang: str, request: HelpRequest) -> list[list[Button]]:
+    assert request.id is not None  # a request read from the database or flushed
+    return [[Button(t(lang, "helpreq.button.answer"), RequestPress(ANSWER, request.id).encode()),
+             Button(t(lang, "helpreq.button.done"), RequestPress(FINISH, request.id).encode())]]
 
 
 async def open_request(session: AsyncSession, person_id: int) -> HelpRequest | None:
     """The person's request not done yet: a new message joins its thread instead of opening another."""
     query = (select(HelpRequest).where(HelpRequest.person_id == person_id, HelpRequest.status != RequestStatus.DONE)
-             .order_by(HelpRequest.id.desc()))
+             .order_by(col(HelpRequest.id).desc()))
     return (await session.exec(query)).first()
 
 
@@ -110,7 +112,7 @@ async def start(ctx: Context) -> list[Reply] | None:
 
 async def person_of(ctx: Context) -> Person | None:
     person = await ctx.session.get(Person, ctx.data.get("person_id", 0))
-    return person if person is not None and person.account_id == ctx.account.id else None
+    return person if person is not None and person.account_id == ctx.account_id else None
 
 
 async def ask_who(ctx: Context) -> list[Reply]:
@@ -134,9 +136,10 @@ async def answer_who(ctx: Context, inp: Input) -> Outcome:
 
 async def ask_content(ctx: Context) -> list[Reply]:
     person = await person_of(ctx)
-    request = await open_request(ctx.session, person.id) if person is not None else None
-    if request is not None:
-        return [Reply(ctx.t("helpreq.ask_more", id=request.id, name=person.full_name))]
+    if person is not None and person.id is not None:
+        request = await open_request(ctx.session, person.id)
+        if request is not None:
+            return [Reply(ctx.t("helpreq.ask_more", id=request.id, name=person.full_name))]
     return [Reply(ctx.t("helpreq.ask"))]
 
 
@@ -152,11 +155,12 @@ async def answer_content(ctx: Context, inp: Input) -> Outcome:
 
 async def submit(ctx: Context, person: Person, text: str, photo_id: str | None) -> list[Reply]:
     """Store the message (a new request, or the next message of the open one) and post it to the station."""
+    assert person.id is not None  # read from the database
     now = ctx.core.utcnow()
     request = await open_request(ctx.session, person.id)
     followup = request is not None
     if request is None:
-        request = HelpRequest(person_id=person.id, station_id=person.station_id, account_id=ctx.account.id,
+        request = HelpRequest(person_id=person.id, station_id=person.station_id, account_id=ctx.account_id,
                               status=RequestStatus.NEW, created_at=now, updated_at=now)
         ctx.session.add(request)
         await ctx.session.flush()
@@ -167,6 +171,7 @@ async def submit(ctx: Context, person: Person, text: str, photo_id: str | None) 
         ctx.session.add(request)
         record(ctx.session, actor(ctx), "request.followup", "request", request.id,
                before={"status": request.status}, after={"status": request.status}, at=now)
+    assert request.id is not None  # flushed above, or read from the database
     message = HelpMessage(request_id=request.id, sender=PERSON, text=text, photo_id=photo_id, at=now)
     ctx.session.add(message)
     station = await ctx.session.get(Station, request.station_id)
@@ -194,7 +199,7 @@ def station_posts(core: Core, lang: str, request: HelpRequest, person: Person, s
     body = t(lang, "helpreq.post.text", text=message.text) if message.text else t(lang, "helpreq.post.photo_only")
     at = t(lang, "helpreq.post.at", at=core.to_local(message.at).strftime("%H:%M %d/%m/%Y"))
     text = "\n".join([title, *person_lines(core, lang, person, station), body, at])
-    buttons = request_buttons(lang, request.id)
+    buttons = request_buttons(lang, request)
     if message.photo_id is None:
         return [Reply(text, buttons)]
     if len(text) <= CAPTION_MAX:
@@ -240,6 +245,7 @@ async def staff_name(ctx: Context) -> str:
 
 async def record_answer(ctx: Context, request: HelpRequest, person: Person, text: str, photo_id: str | None) -> None:
     """The answer joins the thread, a new request becomes in progress, and the person receives it."""
+    assert request.id is not None  # read from the database
     now, name, before = ctx.core.utcnow(), await staff_name(ctx), request.status
     ctx.session.add(HelpMessage(request_id=request.id, sender=STAFF, staff_name=name, text=text, photo_id=photo_id,
                                 at=now))
@@ -279,11 +285,12 @@ async def mark_done(ctx: Context, request: HelpRequest) -> list[Reply]:
 
 async def posted_copies(session: AsyncSession, channel: str, request: HelpRequest) -> list[Outbox]:
     """The sent messages carrying this request's buttons (its posts to groups and admins)."""
+    assert request.id is not None  # read from the database
     marker = f'"{RequestPress(FINISH, request.id).encode()}"'  # quoted: request 1 must not match request 12
     query = (select(Outbox).where(Outbox.channel == channel, Outbox.status == OutboxStatus.SENT,
-                                  Outbox.sent_message_id.is_not(None), Outbox.created_at >= request.created_at,
+                                  col(Outbox.sent_message_id).is_not(None), Outbox.created_at >= request.created_at,
                                   cast(Outbox.payload, String).like(f"%{marker}%"))
-             .order_by(Outbox.id))
+             .order_by(col(Outbox.id)))
     return list((await session.exec(query)).all())
 
 
@@ -293,6 +300,7 @@ async def closed_copies(ctx: Context, request: HelpRequest, name: str) -> list[R
     edits: dict[tuple[str, str], Reply] = {}
     for row in await posted_copies(ctx.session, inc.channel, request):
         lang = ctx.lang if row.chat_id == inc.chat_id and inc.chat_type == "private" else GROUP_LANGUAGE
+        assert row.sent_message_id is not None  # posted_copies takes sent messages only
         reply = Reply.from_payload(row.payload)
         reply.text = f"{reply.text}\n{t(lang, 'helpreq.post.done', who=name, at=at)}"
         reply.buttons, reply.chat_id, reply.edit_id = [], row.chat_id, row.sent_message_id
@@ -314,8 +322,10 @@ def clip(text: str, limit: int = LINE_MAX) -> str:
 async def thread_reply(session: AsyncSession, core: Core, request: HelpRequest, lang: str,
                        with_buttons: bool) -> Reply:
     person = await session.get(Person, request.person_id)
+    assert person is not None  # a foreign key: people are anonymised, never deleted
     station = await session.get(Station, request.station_id)
-    query = select(HelpMessage).where(HelpMessage.request_id == request.id).order_by(HelpMessage.at, HelpMessage.id)
+    query = (select(HelpMessage).where(HelpMessage.request_id == request.id)
+             .order_by(col(HelpMessage.at), col(HelpMessage.id)))
     messages = list((await session.exec(query)).all())
     lines = [t(lang, "helpreq.thread.title", id=request.id, status=t(lang, STATUS_KEYS[request.status])),
              *person_lines(core, lang, person, station)]
@@ -329,7 +339,7 @@ async def thread_reply(session: AsyncSession, core: Core, request: HelpRequest, 
             body = f"{t(lang, 'helpreq.thread.photo')} {body}".strip()
         lines.append(t(lang, "helpreq.thread.line", at=core.to_local(message.at).strftime("%H:%M %d/%m"),
                        who=who, text=body))
-    buttons = request_buttons(lang, request.id) if with_buttons and request.status != RequestStatus.DONE else []
+    buttons = request_buttons(lang, request) if with_buttons and request.status != RequestStatus.DONE else []
     return Reply("\n".join(lines), buttons)
 
 

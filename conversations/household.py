@@ -26,7 +26,7 @@ MAX_DEPENDENTS = 15
 
 
 async def self_person(ctx: Context) -> Person | None:
-    query = select(Person).where(Person.account_id == ctx.account.id, Person.is_self,
+    query = select(Person).where(Person.account_id == ctx.account_id, Person.is_self,
                                  Person.status == PersonStatus.ACTIVE)
     return (await ctx.session.exec(query)).first()
 
@@ -35,7 +35,7 @@ async def start(ctx: Context) -> list[Reply] | None:
     reporter = await self_person(ctx)
     if reporter is None:
         return [Reply(ctx.t("household.need_registration"))]
-    count = len((await ctx.session.exec(select(Person.id).where(Person.account_id == ctx.account.id))).all())
+    count = len((await ctx.session.exec(select(Person.id).where(Person.account_id == ctx.account_id))).all())
     if count > MAX_DEPENDENTS:
         return [Reply(ctx.t("household.too_many", max=MAX_DEPENDENTS))]
     ctx.data.update(phone=reporter.phone, address=reporter.address, station_id=reporter.station_id)

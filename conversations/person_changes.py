@@ -26,8 +26,9 @@ def staff_name(ctx: Context) -> str:
     return inc.user_name or f"{inc.channel}:{inc.user_id}"
 
 
-def card_button(ctx: Context, person_id: int) -> list[Button]:
-    return [Button(ctx.t("card.open"), CardOpen(person_id).encode())]
+def card_button(ctx: Context, person: Person) -> list[Button]:
+    assert person.id is not None  # a person read from the database
+    return [Button(ctx.t("card.open"), CardOpen(person.id).encode())]
 
 
 async def changeable(ctx: Context, person_id: object, what: str) -> Person | list[Reply]:
@@ -67,7 +68,7 @@ async def end_early(ctx: Context, person: Person) -> list[Reply]:
     ctx.session.add(person)
     _audit(ctx, "person.end_early", person, {"end_date": before.isoformat()}, {"end_date": today.isoformat()})
     done = ctx.t("card.ended_early", name=person.full_name, end=short_day(today))
-    return [Reply(done, [card_button(ctx, person.id)])]
+    return [Reply(done, [card_button(ctx, person)])]
 
 
 async def extend(ctx: Context, person: Person, days: int) -> list[Reply]:
@@ -78,13 +79,13 @@ async def extend(ctx: Context, person: Person, days: int) -> list[Reply]:
            {"end_date": person.end_date.isoformat(), "days": days})
     await _tell_person(ctx, person, "card.told_new_end", end=short_day(person.end_date))
     return [Reply(ctx.t("card.extended", name=person.full_name, days=days, end=short_day(person.end_date)),
-                  [card_button(ctx, person.id)])]
+                  [card_button(ctx, person)])]
 
 
 async def change_category(ctx: Context, person: Person, category: str) -> list[Reply]:
     """A new category; the end date follows from the start date by the rules (day 1 is the start date)."""
     if category == person.category:
-        return [Reply(ctx.t("card.category_same"), [card_button(ctx, person.id)])]
+        return [Reply(ctx.t("card.category_same"), [card_button(ctx, person)])]
     before = {"category": person.category, "end_date": person.end_date.isoformat()}
     person.category = category
     person.end_date = person.start_date + timedelta(days=ctx.core.rules.quarantine_days[category] - 1)
@@ -94,13 +95,14 @@ async def change_category(ctx: Context, person: Person, category: str) -> list[R
         await _tell_person(ctx, person, "card.told_new_end", end=short_day(person.end_date))
     key = "card.category_changed_past" if person.end_date < ctx.today() else "card.category_changed"
     return [Reply(ctx.t(key, name=person.full_name, category=ctx.t(f"category.{category}"),
-                        end=short_day(person.end_date)), [card_button(ctx, person.id)])]
+                        end=short_day(person.end_date)), [card_button(ctx, person)])]
 
 
 async def transfer(ctx: Context, person: Person, station: Station) -> list[Reply]:
     """Move the person, and their alerts and help requests still open, to another station; its groups and the
     person are told."""
     old = await ctx.session.get(Station, person.station_id)
+    assert old is not None and station.id is not None  # a foreign key, and stations are never deleted
     person.station_id = station.id
     ctx.session.add(person)
     alerts = await _move_open(ctx, Alert, person, station, OPEN_ALERT_STATUSES)
@@ -110,7 +112,7 @@ async def transfer(ctx: Context, person: Person, station: Station) -> list[Reply
             "open_requests_moved": requests})
     await _tell_new_station(ctx, person, old, station)
     await _tell_person(ctx, person, "card.told_transfer", station=station.label)
-    buttons = [card_button(ctx, person.id)] if (await access(ctx)).sees(station.id) else []
+    buttons = [card_button(ctx, person)] if (await access(ctx)).sees(station.id) else []
     return [Reply(ctx.t("card.transferred", name=person.full_name, station=station.label), buttons)]
 
 
@@ -127,6 +129,7 @@ async def _move_open(ctx: Context, model: type[Alert | HelpRequest], person: Per
 
 
 async def _tell_new_station(ctx: Context, person: Person, old: Station, station: Station) -> None:
+    assert station.id is not None  # read from the database
     for channel, chat_id, lang in await destinations(ctx.session, ctx.core, station.id):
         text = t(lang, "card.transfer_notice", name=person.full_name, age=ctx.today().year - person.birth_year,
                  phone=person.phone, address=person.address, station=station.label, old=old.label,
@@ -145,8 +148,9 @@ async def mark_reviewed(ctx: Context, person: Person) -> str:
 
 
 async def add_note(ctx: Context, person: Person, text: str) -> list[Reply]:
+    assert person.id is not None  # read from the database by changeable()
     note = PersonNote(person_id=person.id, author=staff_name(ctx), text=text, at=ctx.core.utcnow())
     ctx.session.add(note)
     await ctx.session.flush()
     _audit(ctx, "person.note", person, {}, {"note_id": note.id, "note": text})
-    return [Reply(ctx.t("card.note_saved", name=person.full_name), [card_button(ctx, person.id)])]
+    return [Reply(ctx.t("card.note_saved", name=person.full_name), [card_button(ctx, person)])]

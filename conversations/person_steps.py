@@ -97,6 +97,7 @@ def start_date_step(order: list[str], who: str) -> Step:
 
     async def answer(ctx: Context, inp: Input) -> Outcome:
         today = ctx.today()
+        start: date | None
         if inp.choice in ("0", "1"):
             start = today - timedelta(days=int(inp.choice))
         else:

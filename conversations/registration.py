@@ -125,8 +125,9 @@ async def answer_summary(ctx: Context, inp: Input) -> Outcome:
     if station is None or not station.active:
         ctx.data["_editing"] = True
         return Next("station", [Reply(ctx.t("err.station_gone"))])
+    assert station.id is not None  # read from the database
     code = ctx.data.get(INVITED)
-    if code and not await use_invitation(ctx.session, code, ctx.account.id, ctx.core.utcnow()):
+    if code and not await use_invitation(ctx.session, code, ctx.account_id, ctx.core.utcnow()):
         return Done([Reply(ctx.t("invite.used_meanwhile"))])  # the same link confirmed on another phone
     person = make_person(ctx, ctx.data, station.id)
     ctx.session.add(person)
@@ -146,13 +147,13 @@ def record_created(ctx: Context, person: Person, code: str | None) -> None:
                   "start_date": person.start_date.isoformat()})
     if code:
         record(ctx.session, who, "invitation.use", "invitation", code, at=at,
-               after={"person_id": person.id, "account_id": ctx.account.id})
+               after={"person_id": person.id, "account_id": ctx.account_id})
 
 
 def make_person(ctx: Context, data: dict, station_id: int, is_self: bool = True) -> Person:
     start = date.fromisoformat(data["start_date"])
     return Person(
-        account_id=ctx.account.id, is_self=is_self, full_name=data["full_name"], birth_year=data["birth_year"],
+        account_id=ctx.account_id, is_self=is_self, full_name=data["full_name"], birth_year=data["birth_year"],
         gender=data["gender"], phone=data["phone"], id_number=data.get("id_number"), station_id=station_id,
         address=data["address"], category=data["category"], start_date=start,
         end_date=end_date(ctx, data["category"], start), consent_at=ctx.core.utcnow(), created_at=ctx.core.utcnow(),

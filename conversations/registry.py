@@ -19,7 +19,7 @@ FLOWS: dict[str, Flow] = {f.name: f for f in (
 
 async def current_question(ctx: Context) -> list[Reply]:
     """The question the account is on, if any: asked again after a language change or a stray command."""
-    state = await load_state(ctx.session, ctx.account.id)
+    state = await load_state(ctx.session, ctx.account_id)
     if state is None or state.flow not in FLOWS:
         return []
     return await resume(ctx, FLOWS[state.flow], state)

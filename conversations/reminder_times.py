@@ -15,7 +15,7 @@ DEFAULT = "default"
 
 
 async def start(ctx: Context) -> list[Reply] | None:
-    query = select(Person.id).where(Person.account_id == ctx.account.id, Person.status == PersonStatus.ACTIVE)
+    query = select(Person.id).where(Person.account_id == ctx.account_id, Person.status == PersonStatus.ACTIVE)
     if (await ctx.session.exec(query)).first() is None:
         return [Reply(ctx.t("checkin.not_registered"))]
     return None

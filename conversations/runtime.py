@@ -46,6 +46,11 @@ class Context:
     def lang(self) -> str:
         return self.account.language
 
+    @property
+    def account_id(self) -> int:
+        assert self.account.id is not None  # handlers/pipeline.account_for flushes a new account before any Context
+        return self.account.id
+
     def t(self, key: str, **params: object) -> str:
         return t(self.account.language, key, **params)
 
@@ -173,7 +178,7 @@ async def advance(ctx: Context, flow: Flow, state: ConversationState, inc: Incom
     if isinstance(outcome, Next):
         await _save(ctx, flow.name, outcome.step)
         return [*outcome.before, *await flow.steps[outcome.step].ask(ctx)]
-    await clear_state(ctx.session, ctx.account.id)
+    await clear_state(ctx.session, ctx.account_id)
     return outcome.replies
 
 
@@ -185,8 +190,8 @@ def _answer_for(step: str, inc: Incoming) -> Input | None:
 
 
 async def _save(ctx: Context, flow: str, step: str) -> None:
-    state = await load_state(ctx.session, ctx.account.id)
+    state = await load_state(ctx.session, ctx.account_id)
     if state is None:
-        state = ConversationState(account_id=ctx.account.id, flow=flow, step=step)
+        state = ConversationState(account_id=ctx.account_id, flow=flow, step=step)
     state.flow, state.step, state.data, state.updated_at = flow, step, dict(ctx.data), ctx.core.utcnow()
     ctx.session.add(state)

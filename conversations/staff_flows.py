@@ -72,6 +72,7 @@ async def ask_station(ctx: Context) -> list[Reply]:
     if person is None:
         return [Reply(ctx.t("card.not_found"))]
     station = await ctx.session.get(Station, person.station_id)
+    assert station is not None  # a foreign key, and stations are never deleted
     return [Reply(ctx.t("card.ask_transfer", name=person.full_name, station=station.label),
                   [_cancel_row(ctx, "station")])]
 
@@ -177,7 +178,7 @@ async def answer_scope(ctx: Context, inp: Input) -> Outcome:
     if inp.choice == PROVINCE_CHOICE:
         return Done(await after_scope(ctx, ctx.data.get("then"), None))
     station_id = parse.payload_number(inp.choice)
-    if station_id is not None and await ctx.session.get(Station, station_id):
+    if station_id is not None and await ctx.session.get(Station, station_id) is not None:
         return Done(await after_scope(ctx, ctx.data.get("then"), station_id))
     if inp.choice:
         return Retry(ctx.t("err.use_buttons"))
@@ -202,6 +203,6 @@ FLOW_NAMES = {flow.name for flow in FLOWS}
 async def drop_staff_flow(ctx: Context) -> None:
     """Opening a card or a list leaves any half-typed staff action, so a later number or text cannot land on
     the previous person's record; a citizen's own conversation (registration, check-in) is kept."""
-    state = await load_state(ctx.session, ctx.account.id)
+    state = await load_state(ctx.session, ctx.account_id)
     if state is not None and state.flow in FLOW_NAMES:
-        await clear_state(ctx.session, ctx.account.id)
+        await clear_state(ctx.session, ctx.account_id)

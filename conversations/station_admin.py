@@ -149,6 +149,7 @@ def _group_line(ctx: Context, binding: GroupBinding) -> str:
 
 
 async def station_page(ctx: Context, station: Station, notice: str | None = None) -> Reply:
+    assert station.id is not None  # read from the database by _station
     people, staff = await _counts(ctx, station)
     groups = await bound_chats(ctx.session, station.id)
     lines = [*([notice, ""] if notice else []),
@@ -233,6 +234,7 @@ async def _activate(ctx: Context, station: Station) -> Outcome:
 
 
 async def _choose_unbind(ctx: Context, station: Station) -> Outcome:
+    assert station.id is not None  # read from the database by _station
     if not await bound_chats(ctx.session, station.id):
         return Retry(ctx.t("tram.no_groups"))
     return Next(UNBIND)
@@ -247,7 +249,7 @@ STATION_ACTIONS = {"bind": _issue_bind_code, "staff": _issue_staff_code, "off": 
 
 async def ask_unbind(ctx: Context) -> list[Reply]:
     station = await _station(ctx)
-    groups = await bound_chats(ctx.session, station.id) if station else []
+    groups = await bound_chats(ctx.session, station.id) if station and station.id is not None else []
     rows = [[ctx.choice(UNBIND, str(g.id), ctx.t("tram.group_button", channel=g.channel, chat=g.chat_id))]
             for g in groups]
     rows.append([ctx.button(UNBIND, "back", "tram.button.back")])

@@ -116,10 +116,11 @@ async def page_reply(ctx: Context, kind: str, station_id: int | None, page: int)
 async def entries(ctx: Context, people: list[Person], first: int,
                   show_station: bool) -> tuple[list[str], list[list[Button]]]:
     """One numbered line per person (name, age, phone, last declaration) and a button to their card."""
-    last = await last_declarations(ctx.session, [p.id for p in people])
+    last = await last_declarations(ctx.session, [p.id for p in people if p.id is not None])  # all are saved rows
     stations = await station_names(ctx, {p.station_id for p in people}) if show_station else {}
     lines, buttons = [], []
     for offset, person in enumerate(people):
+        assert person.id is not None  # read from the database
         n = first + offset
         line = ctx.t("lists.entry", number=n, name=person.full_name, age=age(ctx, person), phone=person.phone,
                      status=status_text(ctx, person, last.get(person.id)))
@@ -132,7 +133,7 @@ async def entries(ctx: Context, people: list[Person], first: int,
 
 async def station_names(ctx: Context, ids: set[int]) -> dict[int, str]:
     rows = (await ctx.session.exec(select(Station).where(col(Station.id).in_(ids)))).all() if ids else []
-    return {s.id: s.label for s in rows}
+    return {s.id: s.label for s in rows if s.id is not None}  # all are saved rows
 
 
 def age(ctx: Context, person: Person) -> int:
@@ -178,6 +179,7 @@ async def alert_page(ctx: Context, station_id: int | None, page: int) -> list[Re
     replies = [Reply(ctx.t("alertlist.title", scope=scope, count=total, first=first, last=first + len(rows) - 1))]
     stations = await station_names(ctx, {a.station_id for a, _ in rows}) if station_id is None else {}
     for alert, person in rows:
+        assert person.id is not None  # read from the database
         text = ctx.t("alertlist.item", tier=ctx.t(TIER_KEYS[alert.tier]), name=person.full_name,
                      age=age(ctx, person), phone=person.phone, ago=ago(ctx, alert.created_at),
                      taken=taken_text(ctx, alert))

@@ -88,6 +88,7 @@ class OutboxSender:
         for row in rows:
             async with self.pace:
                 BACKGROUND.set(row.alert_id is None)  # this chat's task only: gather gave it a context of its own
+                assert row.id is not None  # claimed rows are read from the database
                 await self._deliver_one(row.id, row.chat_id, row.payload, row.attempts)
 
     async def _deliver_one(self, row_id: int, chat_id: str, payload: dict, attempts: int) -> None:

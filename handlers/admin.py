@@ -52,7 +52,8 @@ async def join_staff(ctx: Context) -> list[Reply]:
     note_try(ctx.session, "staff", subject, result.status == "ok", now)
     if result.status != "ok":
         return [Reply(ctx.t(JOIN_REFUSED[result.status]))]
-    after = {**await _snapshot(ctx, result.member), "code": normalize_bind_code(code)}
+    assert result.member is not None and result.station is not None  # an "ok" result carries both
+    after = {**await _role_shown(ctx, result.member), "code": normalize_bind_code(code)}
     record(ctx.session, actor(ctx), "role.join", "role", f"{inc.channel}:{inc.user_id}", before=before,
            after=after, at=ctx.core.utcnow())
     note_role_change(ctx.session, inc.channel, inc.user_id)
@@ -138,9 +139,11 @@ def _is_self(ctx: Context, user_id: str) -> bool:
 
 
 async def _snapshot(ctx: Context, member: StaffMember | None) -> dict | None:
+    return await _role_shown(ctx, member) if member is not None else None
+
+
+async def _role_shown(ctx: Context, member: StaffMember) -> dict:
     """A role as the audit trail shows it: the station by its code, which people recognise."""
-    if member is None:
-        return None
     station = await ctx.session.get(Station, member.station_id) if member.station_id else None
     return {"role": member.role, "station": station.code if station else None, "active": member.active}
 

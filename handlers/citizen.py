@@ -1,7 +1,7 @@
 """Commands and buttons of people in quarantine and those who declare for them."""
 from __future__ import annotations
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from chat.messages import Button, Reply
 from chat.payloads import Go, LanguagePick
@@ -11,15 +11,15 @@ from conversations import registration, reminder_times
 from conversations.registry import current_question
 from conversations.runtime import Context, Flow, begin, clear_state, load_state
 from handlers.admin import staff_help
-from locales import LANGUAGES
+from locales import languages, t
 from storage.attempts import may_try, note_try
 from storage.invitations import find_invitation
 from storage.models import Declaration, Person, PersonStatus
 
 
 async def registered_people(ctx: Context) -> list[Person]:
-    query = (select(Person).where(Person.account_id == ctx.account.id)
-             .order_by(Person.is_self.desc(), Person.id))
+    query = (select(Person).where(Person.account_id == ctx.account_id)
+             .order_by(col(Person.is_self).desc(), col(Person.id)))
     return list((await ctx.session.exec(query)).all())
 
 
@@ -40,7 +40,7 @@ async def start(ctx: Context) -> list[Reply]:
         return await invited(ctx, code)
     if registered:
         return [Reply(ctx.t("invite.already_registered")), *await status(ctx)] if code else await status(ctx)
-    state = await load_state(ctx.session, ctx.account.id)
+    state = await load_state(ctx.session, ctx.account_id)
     if state is not None and state.flow == registration.FLOW.name:
         return [Reply(ctx.t("common.continue")), *await current_question(ctx)]
     return await begin(ctx, registration.FLOW)
@@ -60,6 +60,7 @@ async def invited(ctx: Context, code: str) -> list[Reply]:
     if lookup.status != "ok":
         return [Reply(ctx.t(INVITATION_PROBLEMS[lookup.status])), *await begin(ctx, registration.FLOW)]
     invitation = lookup.invitation
+    assert invitation is not None  # an "ok" lookup carries its invitation
     data = {**invitation.data, registration.INVITED: invitation.code}
     welcome = Reply(ctx.t("invite.welcome", station=invitation.data.get("station_name", "")))
     return [welcome, *await begin(ctx, registration.FLOW, data)]
@@ -93,7 +94,7 @@ async def household(ctx: Context) -> list[Reply]:
 async def begin_or_remind(ctx: Context, flow: Flow, data: dict | None = None) -> list[Reply]:
     """Start a flow; if it refuses (e.g. not registered yet), repeat the question the person is on."""
     replies = await begin(ctx, flow, data)
-    state = await load_state(ctx.session, ctx.account.id)
+    state = await load_state(ctx.session, ctx.account_id)
     if state is not None and state.flow != flow.name:
         replies += [Reply(ctx.t("common.continue")), *await current_question(ctx)]
     return replies
@@ -104,18 +105,19 @@ async def reminders(ctx: Context) -> list[Reply]:
 
 
 async def cancel(ctx: Context) -> list[Reply]:
-    cancelled = await clear_state(ctx.session, ctx.account.id)
+    cancelled = await clear_state(ctx.session, ctx.account_id)
     return [Reply(ctx.t("common.cancelled" if cancelled else "common.nothing_to_cancel"), remove_keyboard=True)]
 
 
 async def language(ctx: Context) -> list[Reply]:
-    buttons = [[Button(ctx.t(f"language.{lang}"), LanguagePick(lang).encode()) for lang in LANGUAGES]]
-    return [Reply(ctx.t("language.ask"), buttons)]
+    """One button per catalog, each labelled by its own catalog: a new language needs no text in the others."""
+    buttons = [Button(t(lang, "language.name"), LanguagePick(lang).encode()) for lang in languages()]
+    return [Reply(ctx.t("language.ask"), [buttons[i:i + 3] for i in range(0, len(buttons), 3)])]
 
 
 async def set_language(ctx: Context) -> list[Reply]:
     pressed = LanguagePick.parse(ctx.incoming.button)
-    if pressed is None or pressed.lang not in LANGUAGES:
+    if pressed is None or pressed.lang not in languages():
         return await language(ctx)
     ctx.account.language = pressed.lang
     ctx.session.add(ctx.account)

@@ -1,7 +1,9 @@
 """/xoadulieu: a person asks for their data to be deleted; their station confirms (or not); they are told."""
 from __future__ import annotations
 
-from sqlmodel import select
+from typing import Final
+
+from sqlmodel import col, select
 
 from chat.messages import Button, Reply
 from chat.payloads import DeletionPress
@@ -14,7 +16,9 @@ from storage.models import Account, DeletionRequest, DeletionStatus, Person
 from storage.outbox import post
 from storage.purge import anonymise
 
-ASK, CONFIRM, REFUSE = "ask", "ok", "no"
+ASK: Final = "ask"
+CONFIRM: Final = "ok"
+REFUSE: Final = "no"
 
 
 async def request_deletion(ctx: Context) -> list[Reply]:
@@ -27,7 +31,7 @@ async def request_deletion(ctx: Context) -> list[Reply]:
 
 
 async def _own_people(ctx: Context) -> list[Person]:
-    query = select(Person).where(Person.account_id == ctx.account.id, Person.anonymized_at.is_(None))
+    query = select(Person).where(Person.account_id == ctx.account_id, col(Person.anonymized_at).is_(None))
     return list((await ctx.session.exec(query)).all())
 
 
@@ -46,14 +50,16 @@ async def _file_requests(ctx: Context) -> list[Reply]:
     if not people:
         return [Reply(ctx.t("deletion.nothing"))]
     for person in people:
+        assert person.id is not None  # read from the database
         open_one = (await ctx.session.exec(select(DeletionRequest).where(
             DeletionRequest.person_id == person.id, DeletionRequest.status == DeletionStatus.REQUESTED))).first()
         if open_one is not None:
             continue
-        request = DeletionRequest(person_id=person.id, account_id=ctx.account.id, station_id=person.station_id,
+        request = DeletionRequest(person_id=person.id, account_id=ctx.account_id, station_id=person.station_id,
                                   created_at=ctx.core.utcnow())
         ctx.session.add(request)
         await ctx.session.flush()
+        assert request.id is not None  # flushed
         record(ctx.session, actor(ctx), "erasure.request", "person", person.id, at=ctx.core.utcnow())
         for channel, chat_id, lang in await destinations(ctx.session, ctx.core, person.station_id):
             buttons = [[Button(t(lang, "deletion.button.confirm"), DeletionPress(CONFIRM, request.id).encode()),
@@ -74,6 +80,7 @@ async def _decide(ctx: Context, request_id: int, confirmed: bool) -> list[Reply]
         return [Reply(ctx.t("deletion.already", who=request.decided_by or "?"), toast=True)]
     person = await ctx.session.get(Person, request.person_id)
     account = await ctx.session.get(Account, request.account_id)
+    assert person is not None and account is not None  # foreign keys: people and accounts are never deleted
     request.status = DeletionStatus.DONE if confirmed else DeletionStatus.REFUSED
     request.decided_by, request.decided_at = ctx.incoming.user_name or ctx.incoming.user_id, ctx.core.utcnow()
     ctx.session.add(request)

@@ -84,7 +84,7 @@ async def _route(ctx: Context) -> list[Reply]:
     if inc.command is not None:
         handler = PRIVATE_COMMANDS.get(inc.command[0])
         return await handler(ctx) if handler else await citizen.unknown_command(ctx)
-    state = await load_state(ctx.session, ctx.account.id)
+    state = await load_state(ctx.session, ctx.account_id)
     if state is not None and state.flow in FLOWS:
         return await advance(ctx, FLOWS[state.flow], state, inc)
     if inc.button is not None:
@@ -97,18 +97,19 @@ async def _is_import(ctx: Context) -> bool:
     then told imports need a role); a person's file in the middle of e.g. a help request goes to that flow."""
     if (await access(ctx)).role in (ADMIN, STAFF):
         return True
-    return await load_state(ctx.session, ctx.account.id) is None
+    return await load_state(ctx.session, ctx.account_id) is None
 
 
 async def _group(ctx: Context) -> list[Reply]:
     """In a staff group the bot answers its commands and buttons only, never the staff's chatter."""
     command = ctx.incoming.command
     if command is None:  # e.g. a staff member's answer typed in reply to the bot's question
-        state = await load_state(ctx.session, ctx.account.id)
+        state = await load_state(ctx.session, ctx.account_id)
         # Only a question asked in this group: a private conversation (a registration, a search) never takes
         # the group's chatter as its answer, nor shows its reply, personal data included, to the group.
-        asked_here = state is not None and state.data.get(ASKED_IN) == ctx.incoming.chat_id
-        return await advance(ctx, FLOWS[state.flow], state, ctx.incoming) if asked_here and state.flow in FLOWS else []
+        if state is None or state.data.get(ASKED_IN) != ctx.incoming.chat_id or state.flow not in FLOWS:
+            return []
+        return await advance(ctx, FLOWS[state.flow], state, ctx.incoming)
     handler = GROUP_COMMANDS.get(command[0])
     if handler is not None:
         return await handler(ctx)

@@ -4,7 +4,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from sqlalchemy import func
-from sqlmodel import select
+from sqlmodel import col, select
 
 from chat.messages import Reply
 from chat.payloads import RequestPress
@@ -49,9 +49,9 @@ async def request_help(ctx: Context) -> list[Reply]:
 
 async def question_left_open(ctx: Context) -> list[Reply]:
     """A request sent in one go leaves another conversation where it was: ask its question again."""
-    state = await load_state(ctx.session, ctx.account.id)
+    state = await load_state(ctx.session, ctx.account_id)
     if state is not None and state.flow == hr.FLOW.name:  # an earlier /phananh: this message answered it
-        await clear_state(ctx.session, ctx.account.id)
+        await clear_state(ctx.session, ctx.account_id)
         return []
     question = await current_question(ctx)
     return [Reply(ctx.t("common.continue")), *question] if question else []
@@ -79,7 +79,7 @@ async def press(ctx: Context) -> list[Reply]:
 
 async def cancel_in_group(ctx: Context) -> list[Reply]:
     """/huy in a group: drop the answer this staff member was asked for, so their next message stays in the group."""
-    cancelled = await clear_state(ctx.session, ctx.account.id)
+    cancelled = await clear_state(ctx.session, ctx.account_id)
     return [Reply(t(GROUP_LANGUAGE, "requests.group_cancelled" if cancelled else "requests.group_nothing"))]
 
 
@@ -114,7 +114,7 @@ async def list_replies(ctx: Context, station_id: int | None, lang: str,
     total = (await ctx.session.exec(select(func.count()).select_from(HelpRequest).where(*where))).one()
     if not total:
         return [Reply(t(lang, "requests.none"))]
-    query = select(HelpRequest).where(*where).order_by(HelpRequest.created_at, HelpRequest.id).limit(LIST_MAX)
+    query = select(HelpRequest).where(*where).order_by(col(HelpRequest.created_at), col(HelpRequest.id)).limit(LIST_MAX)
     replies = [Reply(t(lang, "requests.title", count=total))]
     for request in (await ctx.session.exec(query)).all():
         replies.append(await hr.thread_reply(ctx.session, ctx.core, request, lang, may_change(request)))

@@ -53,7 +53,11 @@ class Export:
 async def run_export(session: AsyncSession, core: Core, who: str, station: Station | None, file_format: str,
                      lang: str) -> Export:
     """The line list (and, as .xlsx, every declaration) of one station or of the province (None)."""
-    lines = await spreadsheets.line_list(session, [station.id] if station else None)
+    station_ids = None  # the province
+    if station is not None:
+        assert station.id is not None  # read from the database
+        station_ids = [station.id]
+    lines = await spreadsheets.line_list(session, station_ids)
     if file_format == "csv":
         content = spreadsheets.export_csv(lang, lines, core.tz)
     else:  # in a thread: a province's file takes a moment to write, and other chats must get their answers

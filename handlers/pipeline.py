@@ -5,7 +5,7 @@ import logging
 import traceback
 from dataclasses import replace
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chat.messages import Incoming, Reply
@@ -87,7 +87,7 @@ async def account_for(core: Core, session: AsyncSession, inc: Incoming) -> Accou
     # With its conversation state, if any: the session keeps it, and conversations.runtime.load_state then
     # finds it there instead of asking the database again (one query less for most updates).
     query = (select(Account, ConversationState)
-             .outerjoin(ConversationState, ConversationState.account_id == Account.id)
+             .outerjoin(ConversationState, col(ConversationState.account_id) == Account.id)
              .where(Account.channel == inc.channel, Account.external_id == inc.user_id))
     found = (await session.exec(query)).first()
     account = found[0] if found else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import update
+from sqlmodel import col
 
 from chat.messages import Reply
 from chat.payloads import AlertPress
@@ -47,6 +48,7 @@ async def bind(ctx: Context) -> list[Reply]:
 async def group_moved(ctx: Context) -> list[Reply]:
     """Telegram upgraded the group to a supergroup, under a new id: the binding follows, without a word to the
     group (Telegram tells it). Said by Telegram itself, in both chats: no member can fake it."""
+    assert ctx.incoming.chat_moved is not None  # the router sends only a moved chat here
     old, new = ctx.incoming.chat_moved
     if await move_chat(ctx.session, ctx.incoming.channel, old, new, ctx.core.utcnow()):  # once of the two
         record(ctx.session, actor(ctx), "binding.moved", "binding", f"{ctx.incoming.channel}:{old}",
@@ -122,7 +124,7 @@ async def record_press(ctx: Context, alert: Alert, action: str) -> str:
 
 
 async def _update_if(ctx: Context, alert: Alert, statuses: list[str], values: dict) -> bool:
-    result = await ctx.session.exec(update(Alert).where(Alert.id == alert.id, Alert.status.in_(statuses))
+    result = await ctx.session.exec(update(Alert).where(col(Alert.id) == alert.id, col(Alert.status).in_(statuses))
                                     .values(**values))
     return result.rowcount == 1
 
@@ -131,13 +133,17 @@ def _first_was(ctx: Context, alert: Alert) -> str:
     def at(moment: datetime) -> str:
         return ctx.core.to_local(moment).strftime("%H:%M")
 
+    # record_press sets each moment with its status, and a lost press means the alert was taken already.
     if alert.status == AlertStatus.RESOLVED:
+        assert alert.resolved_at is not None
         return ctx.t("alert.already_resolved", who=alert.resolved_by, at=at(alert.resolved_at))
+    assert alert.acknowledged_at is not None
     return ctx.t("alert.already_acknowledged", who=alert.acknowledged_by, at=at(alert.acknowledged_at))
 
 
 async def updated_copies(ctx: Context, alert: Alert) -> list[Reply]:
     """New text for the pressed message and every other copy of the alert in this channel."""
+    assert alert.id is not None  # read from the database
     inc = ctx.incoming
     targets = {(inc.chat_id, inc.message_id)} if inc.message_id else set()
     targets |= {(row.chat_id, row.sent_message_id) for row in await sent_copies(ctx.session, alert.id)

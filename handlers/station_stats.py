@@ -51,7 +51,11 @@ async def stats(ctx: Context) -> list[Reply]:
     if isinstance(station, list):
         return station
     today = ctx.today()
-    s = await gather(ctx.session, ctx.core, [station.id] if station else None, today)
+    station_ids = None  # the province
+    if station is not None:
+        assert station.id is not None  # read from the database
+        station_ids = [station.id]
+    s = await gather(ctx.session, ctx.core, station_ids, today)
     if station is None:
         s.stations = await station_lines(ctx.session, today)
     title = station.label if station else ctx.t("report.province")

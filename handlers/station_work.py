@@ -52,7 +52,7 @@ from storage.roles import ADMIN, PROVINCE, STAFF, Access
 CARD_DECLARATIONS, CARD_ALERTS, CARD_REQUESTS, CARD_NOTES, CARD_HISTORY = 10, 5, 5, 5, 10
 CARD_NOTE_CHARS = 200  # a note in full is one tap away in the history; the card must stay one message
 MESSAGE_LIMIT = 4000  # Telegram takes 4096 (UTF-16 units); room for a closing "…"
-REQUEST_KEYS = {status: f"card.request.{status}" for status in RequestStatus}
+REQUEST_KEYS: dict[str, str] = {status: f"card.request.{status}" for status in RequestStatus}
 HISTORY_KEYS = {"person.end_early": "card.history.end_early", "person.extend": "card.history.extend",
                 "person.category": "card.history.category", "person.transfer": "card.history.transfer",
                 "person.review": "card.history.review", "person.note": "card.history.note"}
@@ -152,8 +152,11 @@ async def card_reply(ctx: Context, granted: Access, person: Person) -> Reply:
 
 
 def card_buttons(ctx: Context, person: Person) -> list[list[Button]]:
+    person_id = person.id
+    assert person_id is not None  # read from the database (visible_person)
+
     def b(key: str, action: str) -> Button:
-        return Button(ctx.t(key), CardAction(action, person.id).encode())
+        return Button(ctx.t(key), CardAction(action, person_id).encode())
 
     rows = []
     if person.status == PersonStatus.ACTIVE:
@@ -198,6 +201,7 @@ def day(value: date) -> str:
 
 
 async def declaration_lines(ctx: Context, person: Person) -> list[str]:
+    assert person.id is not None  # read from the database (visible_person)
     rows = await declarations_of(ctx.session, person.id, CARD_DECLARATIONS)
     lines = [ctx.t("card.declarations", count=len(rows))]
     for d in rows:
@@ -214,6 +218,7 @@ def dash(value: object) -> str:
 
 
 async def alert_lines(ctx: Context, person: Person) -> list[str]:
+    assert person.id is not None  # read from the database (visible_person)
     rows = await alerts_of(ctx.session, person.id, CARD_ALERTS)
     if not rows:
         return []
@@ -225,6 +230,7 @@ async def alert_lines(ctx: Context, person: Person) -> list[str]:
 
 
 async def request_lines(ctx: Context, person: Person) -> list[str]:
+    assert person.id is not None  # read from the database (visible_person)
     rows = await requests_of(ctx.session, person.id, CARD_REQUESTS)
     if not rows:
         return []
@@ -234,6 +240,7 @@ async def request_lines(ctx: Context, person: Person) -> list[str]:
 
 
 async def note_lines(ctx: Context, person: Person) -> list[str]:
+    assert person.id is not None  # read from the database (visible_person)
     rows = await notes_of(ctx.session, person.id, CARD_NOTES)
     if not rows:
         return []
@@ -289,7 +296,8 @@ async def press_action(ctx: Context) -> list[Reply]:
     if isinstance(seen, list):
         return seen
     granted, person = seen
-    action, value = pressed.action, pressed.value  # a person was found: the payload was read
+    assert pressed is not None and ctx.incoming.button is not None  # a person was found: the payload was read
+    action, value = pressed.action, pressed.value
     handler = ACTIONS.get(action)
     if handler is None or not granted.changes(person.station_id):
         return await refuse(ctx, ctx.incoming.button[:64])
@@ -299,6 +307,7 @@ async def press_action(ctx: Context) -> list[Reply]:
 
 
 async def ask_end(ctx: Context, granted: Access, person: Person, _: str) -> list[Reply]:
+    assert person.id is not None  # read from the database (visible_person)
     buttons = [[Button(ctx.t("card.button.end_confirm"), CardAction("endok", person.id).encode()),
                 Button(ctx.t("card.button.keep"), CardAction("keep", person.id).encode())]]
     return [Reply(ctx.t("card.ask_end", name=person.full_name, end=day(person.end_date),
@@ -310,11 +319,12 @@ async def confirm_end(ctx: Context, granted: Access, person: Person, _: str) -> 
 
 
 async def keep(ctx: Context, granted: Access, person: Person, _: str) -> list[Reply]:
-    return edited(ctx, [Reply(ctx.t("card.nothing_changed"), [person_changes.card_button(ctx, person.id)])])
+    return edited(ctx, [Reply(ctx.t("card.nothing_changed"), [person_changes.card_button(ctx, person)])])
 
 
 async def category(ctx: Context, granted: Access, person: Person, value: str) -> list[Reply]:
     """Without a value: the categories as buttons; with one: the change."""
+    assert person.id is not None  # read from the database (visible_person)
     categories = ctx.core.rules.categories
     if value in categories:
         return edited(ctx, await person_changes.change_category(ctx, person, value))

@@ -6,7 +6,6 @@ from pathlib import Path
 
 from babel.messages.pofile import read_po
 
-LANGUAGES = ("vi", "en")
 DEFAULT_LANGUAGE = "vi"
 DOMAIN = "cachly"
 _DIR = Path(__file__).parent
@@ -17,6 +16,17 @@ def catalog_path(lang: str) -> Path:
 
 
 @cache
+def languages() -> tuple[str, ...]:
+    """The languages with a catalog here (a language is its file <code>/LC_MESSAGES/cachly.po, the code an
+    ISO 639-1 one such as "fr"): Vietnamese, the reference, first; then the others sorted."""
+    found = sorted(path.parents[1].name for path in _DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
+    return (DEFAULT_LANGUAGE, *(lang for lang in found if lang != DEFAULT_LANGUAGE))
+
+
+LANGUAGES = languages()  # for the code that reads them once; languages() sees the directory tests swap in
+
+
+@cache
 def catalog(lang: str) -> dict[str, str]:
     with catalog_path(lang).open("rb") as fh:
         po = read_po(fh, locale=lang)
@@ -24,10 +34,10 @@ def catalog(lang: str) -> dict[str, str]:
 
 
 def language_for(code: str | None) -> str:
-    """The catalog language for a client's language code: English for en*, else Vietnamese."""
-    if code and code.lower().startswith("en"):
-        return "en"
-    return DEFAULT_LANGUAGE
+    """The catalog language for a client's language code ("en-US", "fr"): the one of its primary subtag when
+    there is a catalog for it, else Vietnamese."""
+    primary = (code or "").strip().lower().replace("_", "-").split("-")[0]
+    return primary if primary in languages() else DEFAULT_LANGUAGE
 
 
 def number(lang: str, value: float) -> str:

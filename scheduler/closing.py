@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import update
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chat.messages import Reply
@@ -24,11 +24,12 @@ async def closing_round(session: AsyncSession, core: Core, now: datetime) -> int
     ending = Person.end_date < now.date()
     if now.time() >= core.rules.schedule.closing_time:
         ending = Person.end_date <= now.date()
-    query = (select(Person, Account).join(Account, Account.id == Person.account_id)
+    query = (select(Person, Account).join(Account, col(Account.id) == Person.account_id)
              .where(Person.status == PersonStatus.ACTIVE, ending))
     closed = 0
     for person, account in (await session.exec(query)).all():
-        result = await session.exec(update(Person).where(Person.id == person.id, Person.status == PersonStatus.ACTIVE)
+        result = await session.exec(update(Person)
+                                    .where(col(Person.id) == person.id, col(Person.status) == PersonStatus.ACTIVE)
                                     .values(status=PersonStatus.COMPLETED))
         if result.rowcount != 1:
             continue

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from services.alerts import GROUP_LANGUAGE
@@ -25,7 +25,7 @@ async def report_round(session: AsyncSession, core: Core, now: datetime) -> int:
     if now.time() < core.rules.schedule.report_time:
         return 0
     sent = 0
-    for binding in (await session.exec(select(GroupBinding).order_by(GroupBinding.id))).all():
+    for binding in (await session.exec(select(GroupBinding).order_by(col(GroupBinding.id)))).all():
         scope = f"station:{binding.station_id}" if binding.station_id else "province"
         subject = f"{scope}:{binding.channel}:{binding.chat_id}"
         if await claimed(session, REPORT, subject, now.date()):

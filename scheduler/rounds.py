@@ -19,7 +19,7 @@ from itertools import groupby
 from typing import Any
 
 from sqlalchemy import Row
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chat.messages import Button, Reply
@@ -45,12 +45,14 @@ async def silent_people(session: AsyncSession, day: date, slot: str, *where: Any
     """Active people in quarantine on `day` without a declaration for that slot, with their accounts'
     channel, chat and language, by account (the reporter first), as plain rows."""
     declared = select(Declaration.person_id).where(Declaration.day == day, Declaration.slot == slot)
-    query = (select(Person.id, Person.full_name, Person.phone, Person.station_id, Person.account_id,
-                    Account.channel, Account.external_id, Account.language, Account.reminder_times, *extra)
-             .join(Account, Account.id == Person.account_id)
+    # SQLModel's select() is typed for at most four columns; it takes any number
+    query = (select(Person.id, Person.full_name, Person.phone, Person.station_id,  # type: ignore[call-overload]
+                    Person.account_id, Account.channel, Account.external_id, Account.language, Account.reminder_times,
+                    *extra)
+             .join(Account, col(Account.id) == Person.account_id)
              .where(Person.status == PersonStatus.ACTIVE, Person.start_date <= day, Person.end_date >= day,
-                    Person.id.not_in(declared), *where)
-             .order_by(Person.account_id, Person.is_self.desc(), Person.id))
+                    col(Person.id).not_in(declared), *where)
+             .order_by(col(Person.account_id), col(Person.is_self).desc(), col(Person.id)))
     return list((await session.exec(query)).all())
 
 
@@ -95,7 +97,7 @@ async def remind_round(session: AsyncSession, core: Core, now: datetime) -> int:
         if not window.is_open(now):
             continue
         # an account that blocked the bot is not written to; the station's list still names them
-        where = [unclaimed(CHASE, "person:", Person.id, day, window.slot), Account.unreachable_at.is_(None)]
+        where = [unclaimed(CHASE, "person:", Person.id, day, window.slot), col(Account.unreachable_at).is_(None)]
         if now < window.start + chase_after:  # nobody's second reminder is due yet: the reminded are done
             where.append(unclaimed(REMIND, "person:", Person.id, day, window.slot))
         reminded = is_claimed(REMIND, "person:", Person.id, day, window.slot).label("reminded")
@@ -134,7 +136,7 @@ async def _let_others_write(session: AsyncSession, core: Core) -> None:
     lock retries only every 100 ms or so, and would otherwise find the next batch holding it again.
     Without anyone waiting, a pause would only slow the round (100,000 people: 500 batches, a minute of
     pauses); PostgreSQL locks rows, not the database, so nobody waits for a round there."""
-    if core.handling and session.bind.dialect.name != "postgresql":
+    if core.handling and session.get_bind().dialect.name != "postgresql":
         await asyncio.sleep(BATCH_PAUSE_SECONDS)
 
 
@@ -191,6 +193,7 @@ async def silent_list_round(session: AsyncSession, core: Core, now: datetime) ->
             if not await claim(session, SILENT, f"station:{station_id}", day, core.utcnow(), window.slot):
                 continue
             station = await session.get(Station, station_id)
+            assert station is not None  # the people's station: a foreign key
             for channel, chat_id, lang in await destinations(session, core, station_id):
                 title = t(lang, "silent.title", slot=window.slot, station=station.label,
                           count=len(people))
@@ -214,13 +217,14 @@ async def missed_days_round(session: AsyncSession, core: Core, now: datetime) ->
     first_missed = today - timedelta(days=days)
     declared = select(Declaration.person_id).where(Declaration.day >= first_missed, Declaration.day < today)
     query = (select(Person).where(Person.status == PersonStatus.ACTIVE, Person.start_date <= first_missed,
-                                  Person.id.not_in(declared), unclaimed(MISSED, "person:", Person.id, today))
-             .order_by(Person.station_id, Person.id))
+                                  col(Person.id).not_in(declared), unclaimed(MISSED, "person:", Person.id, today))
+             .order_by(col(Person.station_id), col(Person.id)))
     raised = 0
     batches = _Batches(session, core)
     for person in (await session.exec(query)).all():
         if not await claim(session, MISSED, f"person:{person.id}", today, core.utcnow()):
             continue
+        assert person.id is not None  # read from the database
         alert = Alert(person_id=person.id, station_id=person.station_id, tier=SILENT, created_at=core.utcnow())
         session.add(alert)
         await session.flush()

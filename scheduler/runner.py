@@ -11,7 +11,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from scheduler.closing import closing_round
@@ -47,8 +46,10 @@ class Scheduler:
     def __init__(self, core: Core, interval_seconds: float = 30) -> None:
         self.core = core
         self.interval_seconds = interval_seconds
-        self._apscheduler: AsyncIOScheduler | None = None
+        self._task: asyncio.Task | None = None
         self._ticking: asyncio.Task | None = None
+        self._stopping = False
+        self._wake = asyncio.Event()  # set by stop(): the loop waiting for its next tick ends at once
 
     async def tick(self) -> dict[str, int]:
         """Run every sweep once, each in its own transaction; how many messages each queued."""
@@ -82,23 +83,40 @@ class Scheduler:
         except Exception as exc:  # noqa: BLE001 - autovacuum will do it later
             log.warning("scheduler: ANALYZE after a large round failed: %s", type(exc).__name__)
 
+    async def run(self) -> None:
+        """A tick at once, then one every interval_seconds from the start of the one before. Ticks never overlap:
+        one that runs past the next's time is followed by a single tick at once, however many it overran."""
+        loop = asyncio.get_running_loop()
+        while not self._stopping:
+            started = loop.time()
+            try:
+                await self.tick()
+            except Exception as exc:  # noqa: BLE001 - a failed tick must not stop the reminders for good
+                log.error("scheduler tick failed: %s", type(exc).__name__)
+            wait = started + self.interval_seconds - loop.time()
+            if wait > 0 and not self._stopping:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), wait)
+
     def start(self) -> None:
-        self._apscheduler = AsyncIOScheduler(timezone=self.core.tz)
-        self._apscheduler.add_job(self.tick, "interval", seconds=self.interval_seconds,
-                                  next_run_time=datetime.now(self.core.tz), max_instances=1, coalesce=True, id="sweeps")
-        self._apscheduler.start()
+        if self._task is not None and not self._task.done():
+            return  # one loop only: ticks never overlap
+        self._stopping = False
+        self._wake = asyncio.Event()  # of this event loop
+        self._task = asyncio.create_task(self.run(), name="scheduler")
 
     async def stop(self) -> None:
         """No new tick; one under way may finish its transaction (then it is cancelled: its claims roll back
         with it and the next start sends those messages)."""
-        if self._apscheduler is not None:
-            self._apscheduler.shutdown(wait=False)
-            self._apscheduler = None
-        ticking, self._ticking = self._ticking, None
-        if ticking is not None and not ticking.done() and ticking is not asyncio.current_task():
-            try:
-                await asyncio.wait_for(asyncio.shield(ticking), STOP_GRACE_SECONDS)
-            except TimeoutError:
-                ticking.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await ticking
+        self._stopping = True
+        self._wake.set()
+        running, self._task = self._task, None
+        ticking, self._ticking = self._ticking, None  # a tick run by someone else than the loop, too
+        pending = {task for task in (running, ticking)
+                   if task is not None and not task.done() and task is not asyncio.current_task()}
+        if not pending:
+            return
+        _, late = await asyncio.wait(pending, timeout=STOP_GRACE_SECONDS)
+        for task in late:
+            task.cancel()
+        await asyncio.gather(*late, return_exceptions=True)

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Final
 
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -19,12 +19,14 @@ log = logging.getLogger(__name__)
 if TYPE_CHECKING:
     from services.env import Core
 
-ACK, RESOLVE = "ack", "done"
+ACK: Final = "ack"
+RESOLVE: Final = "done"
 GROUP_LANGUAGE = "vi"  # station groups read Vietnamese
 
 
 async def raise_alert(session: AsyncSession, core: Core, person: Person, declaration: Declaration) -> Alert:
     """Store the alert and queue it for the station's groups (or the admins) in the same transaction."""
+    assert person.id is not None  # the person declared, so is stored
     alert = Alert(person_id=person.id, station_id=person.station_id, declaration_id=declaration.id,
                   tier=declaration.tier, created_at=declaration.declared_at)
     session.add(alert)
@@ -56,6 +58,7 @@ async def render_alert(session: AsyncSession, core: Core, alert: Alert, lang: st
     person = await session.get(Person, alert.person_id)
     station = await session.get(Station, alert.station_id)
     declaration = await session.get(Declaration, alert.declaration_id) if alert.declaration_id else None
+    assert person is not None and station is not None  # the alert's foreign keys
     local = core.to_local
     lines = [
         t(lang, f"alert.title.{alert.tier}"),
@@ -88,6 +91,7 @@ async def render_alert(session: AsyncSession, core: Core, alert: Alert, lang: st
 
 
 def alert_buttons(lang: str, alert: Alert) -> list[list[Button]]:
+    assert alert.id is not None  # buttons are drawn for a stored alert
     row = []
     if alert.status == AlertStatus.OPEN:
         row.append(Button(t(lang, "alert.button.ack"), AlertPress(ACK, alert.id).encode()))

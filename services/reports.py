@@ -56,7 +56,7 @@ async def figures(session: AsyncSession, core: Core, station_ids: list[int] | No
     """The report's numbers for some stations (None: the whole province) on `today`."""
     first = today - timedelta(days=HISTORY_DAYS - 1)
     history = {first + timedelta(days=i): DayFigures(first + timedelta(days=i)) for i in range(HISTORY_DAYS)}
-    spans = await session.exec(select(Person.id, Person.start_date, Person.end_date, Person.status)
+    spans = await session.exec(select(col(Person.id), col(Person.start_date), col(Person.end_date), col(Person.status))
                                .where(_in(Person.station_id, station_ids), Person.end_date >= first))
     current: set[int] = set()
     ending_tomorrow = 0
@@ -65,11 +65,12 @@ async def figures(session: AsyncSession, core: Core, station_ids: list[int] | No
             if start <= d <= end:
                 history[d].in_quarantine += 1
         if status == PersonStatus.ACTIVE and start <= today:
+            assert person_id is not None  # a primary key
             current.add(person_id)
             ending_tomorrow += end == today + timedelta(days=1)
     declared = await session.exec(
-        select(Declaration.day, Declaration.person_id).distinct()
-        .join(Person, Person.id == Declaration.person_id)
+        select(col(Declaration.day), col(Declaration.person_id)).distinct()
+        .join(Person, col(Person.id) == Declaration.person_id)
         .where(_in(Person.station_id, station_ids), Declaration.day >= first))
     declared_today: set[int] = set()
     for day, person_id in declared.all():
@@ -99,7 +100,7 @@ async def _completed_on(session: AsyncSession, station_ids: list[int] | None, da
     if not ids:
         return 0
     count = await session.exec(select(func.count()).select_from(Person)
-                               .where(Person.id.in_(ids), _in(Person.station_id, station_ids)))
+                               .where(col(Person.id).in_(ids), _in(Person.station_id, station_ids)))
     return count.one()
 
 
@@ -164,7 +165,11 @@ async def report_replies(session: AsyncSession, core: Core, station: Station | N
     """The report of one station, or of the province (station None, with a line per station)."""
     today = core.today()
     title = station.label if station else t(lang, "report.province")
-    f = await figures(session, core, [station.id] if station else None, today)
+    station_ids = None
+    if station is not None:
+        assert station.id is not None  # a station read from the database
+        station_ids = [station.id]
+    f = await figures(session, core, station_ids, today)
     text = report_text(lang, title, today, f)
     if station is None:
         text += "\n" + await _station_lines(session, lang, today)
@@ -206,7 +211,7 @@ async def gather(session: AsyncSession, core: Core, station_ids: list[int] | Non
     f = await figures(session, core, station_ids, today)
     current = await session.exec(select(Person.category, func.count()).where(
         _in(Person.station_id, station_ids), Person.status == PersonStatus.ACTIVE, Person.start_date <= today)
-        .group_by(Person.category))
+        .group_by(col(Person.category)))
     # UTC bound: SQLite compares the stored UTC text (as in figures above).
     since = datetime.combine(today - timedelta(days=WEEK - 1), time(0), core.tz).astimezone(UTC)
     alerts = (await session.exec(select(Alert.tier, Alert.status, Alert.created_at, Alert.acknowledged_at).where(
@@ -226,10 +231,11 @@ async def station_lines(session: AsyncSession, today: date) -> list[tuple[str, i
     people: dict[int, set[int]] = defaultdict(set)
     for station_id, person_id in (await session.exec(select(Person.station_id, Person.id).where(
             Person.status == PersonStatus.ACTIVE, Person.start_date <= today))).all():
+        assert person_id is not None  # a primary key
         people[station_id].add(person_id)
     declared = set((await session.exec(select(Declaration.person_id).where(Declaration.day == today))).all())
     open_alerts = dict((await session.exec(select(Alert.station_id, func.count()).where(
-        Alert.status != AlertStatus.RESOLVED).group_by(Alert.station_id))).all())
+        Alert.status != AlertStatus.RESOLVED).group_by(col(Alert.station_id)))).all())
     names = {s.id: s.name for s in (await session.exec(select(Station).where(
         col(Station.id).in_(list(people))))).all()}
     lines = [(names.get(sid, "?"), len(ids), len(ids & declared), open_alerts.get(sid, 0))

@@ -20,12 +20,13 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
-from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell import Cell, WriteOnlyCell
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import from_excel
 from openpyxl.utils.exceptions import InvalidFileException
 from openpyxl.worksheet.datavalidation import DataValidation
+from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -305,6 +306,7 @@ class Checker:
                 reasons.append(problem)
         station = self._station(data.pop("_station_code", ""), reasons)
         if station is not None:
+            assert station.id is not None  # a station read from the database
             data["station_code"], data["station_name"] = station.code, station.label
             self._duplicates(row, station.id, data, reasons)
         self._dates(data, reasons)
@@ -312,6 +314,7 @@ class Checker:
             reasons.append(("upload.reason.example", {}))
         if reasons:
             return Rejected(row, cells, reasons)
+        assert station is not None and station.id is not None  # _station gives a reason whenever it finds none
         return Accepted(row, station.id, data)
 
     def _field(self, name: str, raw: object, data: dict) -> Reason | None:
@@ -407,7 +410,7 @@ Progress = Callable[[int, int], None]  # (rows done, rows in all)
 async def checker_for(session: AsyncSession, rules: Rules, today: date, now: datetime,
                       default_station: Station | None, only_station_id: int | None) -> Checker:
     stations = {s.code: s for s in (await session.exec(select(Station).where(col(Station.active).is_(True)))).all()}
-    scope = [only_station_id] if only_station_id is not None else [s.id for s in stations.values()]
+    scope = [only_station_id] if only_station_id is not None else [s.id for s in stations.values() if s.id is not None]
     people = await session.exec(select(Person.station_id, Person.id_number, Person.phone).where(
         Person.status == PersonStatus.ACTIVE, col(Person.station_id).in_(scope)))
     known_ids, known_phones = set(), set()
@@ -437,13 +440,16 @@ async def import_people(session: AsyncSession, checker: Checker, file_name: str,
         raise FileProblem("upload.file.too_many_rows", max=MAX_ROWS)
     result = ImportResult(header=header)
     for start in range(0, len(body), PROGRESS_EVERY):
-        accepted = []
+        accepted: list[Accepted] = []
         for row, cells in body[start:start + PROGRESS_EVERY]:
             if is_empty(cells):
                 result.empty += 1
                 continue
             outcome = checker.check(row, cells, columns)
-            (accepted if isinstance(outcome, Accepted) else result.rejected).append(outcome)
+            if isinstance(outcome, Accepted):
+                accepted.append(outcome)
+            else:
+                result.rejected.append(outcome)
         result.codes += await create_invitations(session, [(a.station_id, a.data) for a in accepted], created_by, now)
         result.accepted += accepted
         if progress is not None:
@@ -461,7 +467,7 @@ def reason_text(lang: str, reasons: list[Reason]) -> str:
 # --- files back to staff --------------------------------------------------------------------------------
 
 
-def _header_cells(sheet, titles: list[str]) -> list[WriteOnlyCell]:
+def _header_cells(sheet, titles: list[str]) -> list[Cell]:
     cells = []
     for title in titles:
         cell = WriteOnlyCell(sheet, value=title)
@@ -473,7 +479,8 @@ def _header_cells(sheet, titles: list[str]) -> list[WriteOnlyCell]:
 def _dated(sheet, value: object, fmt: str = DATE_FORMAT) -> object:
     if not isinstance(value, date):
         return value
-    cell = WriteOnlyCell(sheet, value=value)
+    # types-openpyxl types WriteOnlyCell's value narrower than the Cell it makes, which takes a date
+    cell = WriteOnlyCell(sheet, value=value)  # type: ignore[arg-type]
     cell.number_format = fmt
     return cell
 
@@ -523,6 +530,7 @@ def template_workbook(lang: str, rules: Rules, today: date) -> bytes:
     """The import template: the headers, one example row, and a sheet explaining each column."""
     book = Workbook()
     sheet = book.active
+    assert isinstance(sheet, Worksheet)  # a new workbook starts with one worksheet, the active one
     sheet.title = t("vi", "xlsx.sheet.people")  # the import reads the first sheet, whatever its name
     sheet.append([c.header for c in COLUMNS])
     sheet.append([today if c.field == "start_date" else c.example for c in COLUMNS])
@@ -587,15 +595,15 @@ async def line_list(session: AsyncSession, station_ids: list[int] | None) -> Lin
         return True if station_ids is None else col(column).in_(station_ids)
 
     people = list((await session.exec(select(Person).where(within(Person.station_id))
-                                      .order_by(Person.station_id, Person.full_name, Person.id))).all())
+                                      .order_by(col(Person.station_id), col(Person.full_name), col(Person.id)))).all())
     ids = {p.id for p in people}
     stations = {s.id: s for s in (await session.exec(select(Station).where(
-        col(Station.id).in_(list({p.station_id for p in people}))))).all()}
+        col(Station.id).in_(list({p.station_id for p in people}))))).all() if s.id is not None}
     declarations = [d for d in (await session.exec(
         select(Declaration).join(Person, col(Person.id) == Declaration.person_id).where(within(Person.station_id))
-        .order_by(Declaration.declared_at, Declaration.id))).all() if d.person_id in ids]
+        .order_by(col(Declaration.declared_at), col(Declaration.id)))).all() if d.person_id in ids]
     alerts = await session.exec(select(Alert.person_id, func.count()).where(
-        within(Alert.station_id), Alert.status != AlertStatus.RESOLVED).group_by(Alert.person_id))
+        within(Alert.station_id), Alert.status != AlertStatus.RESOLVED).group_by(col(Alert.person_id)))
     return LineList(people, stations, declarations, Counter(dict(alerts.all())))
 
 
@@ -612,6 +620,7 @@ def people_titles(lang: str) -> list[str]:
 def people_rows(lang: str, lines: LineList, tz: tzinfo) -> Iterator[list[object]]:
     last = lines.last_declaration()
     for p in lines.people:
+        assert p.id is not None  # read from the database
         station = lines.stations.get(p.station_id)
         declared = last.get(p.id)
         yield [p.id, p.full_name, p.birth_year, t(lang, f"gender.{p.gender}"), p.phone, p.id_number or "",

@@ -3,7 +3,7 @@ sending to it, and tell the people who can still reach them by phone."""
 from __future__ import annotations
 
 from sqlalchemy import update
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chat.messages import Reply
@@ -17,8 +17,8 @@ from storage.stations import binding_of
 
 async def mark_unreachable(session: AsyncSession, core: Core, channel: str, chat_id: str, reason: str) -> None:
     """Record it once, fail what is still queued for that chat, and notify the station (or the admins)."""
-    await session.exec(update(Outbox).where(Outbox.channel == channel, Outbox.chat_id == chat_id,
-                                            Outbox.status == OutboxStatus.PENDING)
+    await session.exec(update(Outbox).where(col(Outbox.channel) == channel, col(Outbox.chat_id) == chat_id,
+                                            col(Outbox.status) == OutboxStatus.PENDING)
                        .values(status=OutboxStatus.FAILED, last_error=f"unreachable: {reason}"[:500]))
     account = (await session.exec(select(Account).where(Account.channel == channel,
                                                         Account.external_id == chat_id))).first()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlmodel import func, select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Attempt
@@ -14,7 +14,7 @@ WINDOW = timedelta(hours=1)
 
 async def may_try(session: AsyncSession, kind: str, subject: str, now: datetime) -> bool:
     query = select(func.count()).select_from(Attempt).where(
-        Attempt.kind == kind, Attempt.subject == subject, Attempt.ok.is_(False), Attempt.at > now - WINDOW)
+        Attempt.kind == kind, Attempt.subject == subject, col(Attempt.ok).is_(False), Attempt.at > now - WINDOW)
     return (await session.exec(query)).one() < MAX_FAILURES
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import AuditEvent
@@ -22,5 +22,5 @@ def record(session: AsyncSession, actor: str, action: str, entity: str, entity_i
 
 async def history(session: AsyncSession, entity: str, entity_id: object) -> list[AuditEvent]:
     query = (select(AuditEvent).where(AuditEvent.entity == entity, AuditEvent.entity_id == str(entity_id))
-             .order_by(AuditEvent.at, AuditEvent.id))
+             .order_by(col(AuditEvent.at), col(AuditEvent.id)))
     return list((await session.exec(query)).all())

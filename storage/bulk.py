@@ -29,4 +29,4 @@ def field(session: AsyncSession, rows: TableValuedAlias, index: int, as_json: bo
 
 
 def _postgresql(session: AsyncSession) -> bool:
-    return session.bind.dialect.name == "postgresql"
+    return session.get_bind().dialect.name == "postgresql"

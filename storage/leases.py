@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import case, update
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import Lease
@@ -36,7 +36,7 @@ async def acquire(session: AsyncSession, name: str, holder: str, now: datetime, 
 
 async def release(session: AsyncSession, name: str, holder: str, now: datetime) -> bool:
     """Give the lease up at once (a clean stop), so another process need not wait for it to expire."""
-    result = await session.exec(update(Lease).where(Lease.name == name, Lease.holder == holder)
+    result = await session.exec(update(Lease).where(col(Lease.name) == name, col(Lease.holder) == holder)
                                 .values(expires_at=now))
     return result.rowcount == 1
 

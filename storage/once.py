@@ -8,7 +8,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 
 def dialect_insert(session: AsyncSession):  # the dialect's insert construct: same API, own ON CONFLICT
-    return pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
 async def insert_once(session: AsyncSession, model: type[SQLModel], values: dict, unique: list[str]) -> bool:

@@ -5,7 +5,8 @@ import sqlite3
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, String, insert, literal, or_, text, update
-from sqlmodel import select
+from sqlalchemy import select as core_select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
@@ -38,10 +39,10 @@ async def enqueue_many(session: AsyncSession, channel: str, messages: list[tuple
     queues thousands, and per-row parameters (or ORM objects) cost more than the round's queries."""
     if not messages:
         return
-    table = Outbox.__table__
+    table = Outbox.__table__  # type: ignore[attr-defined]  # SQLModel's types omit the __table__ of table models
     rows = json_rows(session, [[chat_id, payload] for chat_id, payload in messages])
     at = literal(now, table.c.created_at.type)
-    source = select(literal(channel, String), field(session, rows, 0), field(session, rows, 1, as_json=True),
+    source = core_select(literal(channel, String), field(session, rows, 0), field(session, rows, 1, as_json=True),
                     literal(OutboxStatus.PENDING, String), literal(0), at, at)
     await session.exec(insert(table).from_select(
         ["channel", "chat_id", "payload", "status", "attempts", "created_at", "next_attempt_at"], source))
@@ -50,8 +51,8 @@ async def enqueue_many(session: AsyncSession, channel: str, messages: list[tuple
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
     """Pending rows, or rows whose sender's lease ran out (it died or hung): those come back."""
-    leased_out = (Outbox.status == OutboxStatus.SENDING) & (Outbox.lease_until < now)
-    return or_(Outbox.status == OutboxStatus.PENDING, leased_out)
+    leased_out = (col(Outbox.status) == OutboxStatus.SENDING) & (col(Outbox.lease_until) < now)
+    return or_(col(Outbox.status) == OutboxStatus.PENDING, leased_out)
 
 
 async def claim_due(session: AsyncSession, channel: str, now: datetime, limit: int,
@@ -63,14 +64,14 @@ async def claim_due(session: AsyncSession, channel: str, now: datetime, limit: i
     each other's locks. On SQLite, whose one writer needs no row locks, one UPDATE takes them. The claim
     holds until `now + lease`; the caller's transaction must commit it.
     """
-    due = (select(Outbox.id)  # UNDELIVERED, literally: the condition of the index the query then uses
+    due = (select(col(Outbox.id))  # UNDELIVERED, literally: the condition of the index the query then uses
            .where(Outbox.channel == channel, Outbox.next_attempt_at <= now, text(UNDELIVERED), _claimable(now))
-           .order_by(Outbox.next_attempt_at, Outbox.id).limit(limit))
-    take = _claim_skipping_locked if session.bind.dialect.name == "postgresql" else _claim_in_one_update
+           .order_by(col(Outbox.next_attempt_at), col(Outbox.id)).limit(limit))
+    take = _claim_skipping_locked if session.get_bind().dialect.name == "postgresql" else _claim_in_one_update
     claimed = await take(session, due, now, lease)
     if not claimed:
         return []
-    rows = await session.exec(select(Outbox).where(Outbox.id.in_(claimed)).order_by(Outbox.id)
+    rows = await session.exec(select(Outbox).where(col(Outbox.id).in_(claimed)).order_by(col(Outbox.id))
                               .execution_options(populate_existing=True))
     return list(rows.all())
 
@@ -79,42 +80,42 @@ def _take(now: datetime, lease: timedelta) -> dict:
     return {"status": OutboxStatus.SENDING, "lease_until": now + lease, "attempts": Outbox.attempts + 1}
 
 
-async def _claim_skipping_locked(session: AsyncSession, due: SelectOfScalar[int], now: datetime,
-                                 lease: timedelta) -> list[int]:
+async def _claim_skipping_locked(session: AsyncSession, due: SelectOfScalar[int | None], now: datetime,
+                                 lease: timedelta) -> list[int | None]:
     """PostgreSQL: lock the due rows no other transaction holds, and take them all in one UPDATE. The locks
     last until the caller commits; by then the rows are `sending`, so no later query finds them due."""
     ids = list((await session.exec(due.with_for_update(skip_locked=True))).all())
     if ids:
-        await session.exec(update(Outbox).where(Outbox.id.in_(ids)).values(**_take(now, lease)))
+        await session.exec(update(Outbox).where(col(Outbox.id).in_(ids)).values(**_take(now, lease)))
     return ids
 
 
-async def _claim_in_one_update(session: AsyncSession, due: SelectOfScalar[int], now: datetime,
-                              lease: timedelta) -> list[int]:
+async def _claim_in_one_update(session: AsyncSession, due: SelectOfScalar[int | None], now: datetime,
+                              lease: timedelta) -> list[int | None]:
     """SQLite: one UPDATE takes the due rows; SQLite's one writer lets no other sender in between. (An UPDATE
     per row held the write lock, which people's check-ins wait for, 250 ms per 100 rows.)"""
     if sqlite3.sqlite_version_info < (3, 35):  # no RETURNING before SQLite 3.35: row by row
         return [row_id for row_id in (await session.exec(due)).all()
-                if (await session.exec(update(Outbox).where(Outbox.id == row_id, _claimable(now))
+                if (await session.exec(update(Outbox).where(col(Outbox.id) == row_id, _claimable(now))
                                        .values(**_take(now, lease)))).rowcount == 1]
-    taken = update(Outbox).where(Outbox.id.in_(due)).values(**_take(now, lease)).returning(Outbox.id)
+    taken = update(Outbox).where(col(Outbox.id).in_(due)).values(**_take(now, lease)).returning(col(Outbox.id))
     return list((await session.exec(taken)).scalars().all())
 
 
 async def mark_sent(session: AsyncSession, row_id: int, message_id: str | None, now: datetime) -> None:
-    await session.exec(update(Outbox).where(Outbox.id == row_id)
+    await session.exec(update(Outbox).where(col(Outbox.id) == row_id)
                        .values(status=OutboxStatus.SENT, sent_message_id=message_id, sent_at=now, lease_until=None,
                                last_error=None))
 
 
 async def mark_retry(session: AsyncSession, row_id: int, error: str, at: datetime) -> None:
-    await session.exec(update(Outbox).where(Outbox.id == row_id)
+    await session.exec(update(Outbox).where(col(Outbox.id) == row_id)
                        .values(status=OutboxStatus.PENDING, next_attempt_at=at, lease_until=None,
                                last_error=error[:500]))
 
 
 async def mark_failed(session: AsyncSession, row_id: int, error: str) -> None:
-    await session.exec(update(Outbox).where(Outbox.id == row_id)
+    await session.exec(update(Outbox).where(col(Outbox.id) == row_id)
                        .values(status=OutboxStatus.FAILED, lease_until=None, last_error=error[:500]))
 
 

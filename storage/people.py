@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import exists, func, or_
+from sqlalchemy import ColumnElement, exists, func, or_
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -35,7 +35,7 @@ def _scoped(station_id: int | None) -> list[Any]:
 
 
 def _declared_today(today: date, tiers: tuple[str, ...] | None = None) -> Any:
-    where = [Declaration.person_id == Person.id, Declaration.day == today]
+    where = [col(Declaration.person_id) == Person.id, col(Declaration.day) == today]
     if tiers is not None:
         where.append(col(Declaration.tier).in_(tiers))
     return exists(select(Declaration.id).where(*where))
@@ -67,7 +67,7 @@ def _order(kind: str) -> list[Any]:
 
 
 async def count_list(session: AsyncSession, kind: str, station_id: int | None, today: date) -> int:
-    query = select(func.count(Person.id)).where(*list_filter(kind, today), *_scoped(station_id))
+    query = select(func.count(col(Person.id))).where(*list_filter(kind, today), *_scoped(station_id))
     return (await session.exec(query)).one()
 
 
@@ -82,9 +82,9 @@ async def last_declarations(session: AsyncSession, person_ids: list[int]) -> dic
     """The newest declaration of each person, for a page of at most a few dozen people."""
     if not person_ids:
         return {}
-    newest = (select(Declaration.person_id, func.max(Declaration.id).label("last_id"))
-              .where(col(Declaration.person_id).in_(person_ids)).group_by(Declaration.person_id).subquery())
-    query = select(Declaration).join(newest, Declaration.id == newest.c.last_id)
+    newest = (select(Declaration.person_id, func.max(col(Declaration.id)).label("last_id"))
+              .where(col(Declaration.person_id).in_(person_ids)).group_by(col(Declaration.person_id)).subquery())
+    query = select(Declaration).join(newest, col(Declaration.id) == newest.c.last_id)
     return {d.person_id: d for d in (await session.exec(query)).all()}
 
 
@@ -110,16 +110,16 @@ async def _by_number(session: AsyncSession, text: str, station_id: int | None, l
     digits = re.sub(r"\D", "", text)
     phone = parse.phone(text)
     if phone is not None:
-        match = Person.phone == phone
+        match = col(Person.phone) == phone
     elif len(digits) == 12:
-        match = Person.id_number == digits
+        match = col(Person.id_number) == digits
     elif len(digits) >= PARTIAL_DIGITS_MIN:
         match = or_(col(Person.phone).contains(digits), col(Person.id_number).contains(digits))
     else:
         return Found([], 0)
     where = [match, *_scoped(station_id)]
-    total = (await session.exec(select(func.count(Person.id)).where(*where))).one()
-    people = (await session.exec(select(Person).where(*where).order_by(Person.full_name, Person.id)
+    total = (await session.exec(select(func.count(col(Person.id))).where(*where))).one()
+    people = (await session.exec(select(Person).where(*where).order_by(col(Person.full_name), col(Person.id))
                                  .limit(limit))).all()
     return Found(list(people), total)
 
@@ -181,7 +181,7 @@ async def reporter_of(session: AsyncSession, person: Person) -> Person | None:
     if person.is_self:
         return None
     query = select(Person).where(Person.account_id == person.account_id, col(Person.is_self).is_(True))
-    return (await session.exec(query.order_by(Person.id))).first()
+    return (await session.exec(query.order_by(col(Person.id)))).first()
 
 
 # --- open alerts ---------------------------------------------------------------------------------------
@@ -190,10 +190,10 @@ async def reporter_of(session: AsyncSession, person: Person) -> Person | None:
 async def open_alerts(session: AsyncSession, station_id: int | None, offset: int,
                       limit: int) -> tuple[list[tuple[Alert, Person]], int]:
     """Open and acknowledged alerts, newest first, with their people; and how many there are."""
-    where = [col(Alert.status).in_(OPEN_ALERT_STATUSES)]
+    where: list[ColumnElement[bool]] = [col(Alert.status).in_(OPEN_ALERT_STATUSES)]
     if station_id is not None:
-        where.append(Alert.station_id == station_id)
-    total = (await session.exec(select(func.count(Alert.id)).where(*where))).one()
-    query = (select(Alert, Person).join(Person, Person.id == Alert.person_id).where(*where)
+        where.append(col(Alert.station_id) == station_id)
+    total = (await session.exec(select(func.count(col(Alert.id))).where(*where))).one()
+    query = (select(Alert, Person).join(Person, col(Person.id) == Alert.person_id).where(*where)
              .order_by(col(Alert.created_at).desc(), col(Alert.id).desc()).offset(offset).limit(limit))
     return [(alert, person) for alert, person in (await session.exec(query)).all()], total

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 
 from sqlalchemy import delete, update
-from sqlmodel import select
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import (
@@ -32,20 +32,20 @@ async def anonymise(session: AsyncSession, person: Person, now: datetime) -> Non
     person.reviewed_by = None
     person.anonymized_at = now
     session.add(person)
-    await session.exec(update(Declaration).where(Declaration.person_id == person.id).values(note=None))
+    await session.exec(update(Declaration).where(col(Declaration.person_id) == person.id).values(note=None))
     requests = select(HelpRequest.id).where(HelpRequest.person_id == person.id)
-    await session.exec(update(HelpMessage).where(HelpMessage.request_id.in_(requests))
+    await session.exec(update(HelpMessage).where(col(HelpMessage.request_id).in_(requests))
                        .values(text="", photo_id=None))
-    await session.exec(delete(PersonNote).where(PersonNote.person_id == person.id))
-    await session.exec(update(AuditEvent).where(AuditEvent.entity == "person",
-                                                AuditEvent.entity_id == str(person.id))
+    await session.exec(delete(PersonNote).where(col(PersonNote.person_id) == person.id))
+    await session.exec(update(AuditEvent).where(col(AuditEvent.entity) == "person",
+                                                col(AuditEvent.entity_id) == str(person.id))
                        .values(before=None, after=None))  # the trail keeps who did what and when
     await _forget_account_if_done(session, person.account_id)
 
 
 async def _forget_account_if_done(session: AsyncSession, account_id: int) -> None:
     """Once nobody the account declared for is identifiable, its chat id goes too."""
-    remaining = select(Person.id).where(Person.account_id == account_id, Person.anonymized_at.is_(None))
+    remaining = select(Person.id).where(Person.account_id == account_id, col(Person.anonymized_at).is_(None))
     if (await session.exec(remaining)).first() is not None:
         return
     account = await session.get(Account, account_id)
@@ -53,8 +53,8 @@ async def _forget_account_if_done(session: AsyncSession, account_id: int) -> Non
         account.external_id = f"anon-{account.id}"
         account.reminder_times = None
         session.add(account)
-        await session.exec(delete(ConversationState).where(ConversationState.account_id == account_id))
-        await session.exec(update(Invitation).where(Invitation.used_by_account == account_id)
+        await session.exec(delete(ConversationState).where(col(ConversationState.account_id) == account_id))
+        await session.exec(update(Invitation).where(col(Invitation.used_by_account) == account_id)
                            .values(data={}))
 
 
@@ -62,12 +62,12 @@ async def purge_expired(session: AsyncSession, today: date, retention_days: int,
     """Anonymise every completed quarantine that ended more than `retention_days` ago."""
     cutoff = today - timedelta(days=retention_days)
     query = select(Person).where(Person.status == PersonStatus.COMPLETED, Person.end_date < cutoff,
-                                 Person.anonymized_at.is_(None))
+                                 col(Person.anonymized_at).is_(None))
     people = (await session.exec(query)).all()
     for person in people:
         await anonymise(session, person, now)
     # unused invitations hold names and phones too: emptied once expired for as long
-    await session.exec(update(Invitation).where(Invitation.used_at.is_(None),
-                                                Invitation.expires_at < now - timedelta(days=retention_days))
+    await session.exec(update(Invitation).where(col(Invitation.used_at).is_(None),
+                                                col(Invitation.expires_at) < now - timedelta(days=retention_days))
                        .values(data={}))
     return len(people)

@@ -313,6 +313,7 @@ async def redeem_staff_code(
     if bind is None or bind.scope != STAFF_SCOPE:  # a group's bind code does not make anyone staff
         return StaffJoinResult("unknown")
     station = await session.get(Station, bind.station_id)
+    assert station is not None  # a staff code is issued for a station (issue_staff_code); the foreign key keeps it
     if bind.used_at is not None:
         return StaffJoinResult("used", station)
     if as_utc(bind.expires_at) <= now:

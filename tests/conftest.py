@@ -1,13 +1,25 @@
-"""Shared fixtures: a real SQLite database per test, a clock the test controls, a core, a chat driver."""
+"""Shared fixtures: a real SQLite database per test (a copy of a template migrated and seeded once a session), a
+clock the test controls, a core, a chat driver, the `cachly` command."""
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 import re
+import shutil
+import sqlite3
+import subprocess
+import sys
+from collections.abc import Callable, Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from chat.messages import Button, Incoming, Reply
 from handlers.pipeline import handle
@@ -17,8 +29,12 @@ from storage.db import Database
 from storage.migrate import upgrade
 from storage.stations import import_units_csv
 
+# The end-to-end fixture (`harness`: the real bot against the fake Bot API) and its steps, for every module.
+pytest_plugins = ("tests.telegram_steps",)
+
+ROOT = Path(__file__).resolve().parents[1]
 TZ = ZoneInfo("Asia/Ho_Chi_Minh")
-UNITS_CSV = Path(__file__).parents[1] / "storage" / "data" / "gia-lai-2025-units.csv"
+UNITS_CSV = ROOT / "storage" / "data" / "gia-lai-2025-units.csv"
 
 
 class Clock:
@@ -42,17 +58,84 @@ def clock() -> Clock:
     return Clock(datetime(2026, 11, 29, 9, 30))
 
 
+def sqlite_url(path: Path) -> str:
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def run_apart(coroutine: Coroutine[Any, Any, Any]) -> Any:
+    """Run a coroutine to the end on a loop of its own, from a fixture that is not async (session- and
+    module-scoped ones outlive the tests' loops; a parametrised one chooses its backend with getfixturevalue)."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
+
+
+async def seed_stations(url: str) -> None:
+    """The stations of storage/data, as `cachly station import` loads them."""
+    db = Database(url)
+    try:
+        async with db.session() as session:
+            await import_units_csv(session, UNITS_CSV)
+    finally:
+        await db.dispose()
+
+
+@dataclass(frozen=True)
+class Templates:
+    """SQLite files made once a session: the schema at head (`migrated`), and the same with the stations
+    (`seeded`). A test gets a file copy of one, instead of migrating and importing for itself."""
+
+    migrated: Path
+    seeded: Path
+
+    def copy(self, url: str, seeded: bool = True) -> str:
+        """Put a copy of the template at the SQLite URL's file; the URL back."""
+        target = Path(make_url(url).database or "")
+        assert target.name and not target.exists(), f"not a fresh SQLite file: {url}"
+        shutil.copyfile(self.seeded if seeded else self.migrated, target)
+        return url
+
+
+def _settled(path: Path) -> None:
+    """All of the file in the file: nothing left in a write-ahead log next to it, which a copy would miss."""
+    with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    connection.close()
+    assert not Path(f"{path}-wal").exists() or Path(f"{path}-wal").stat().st_size == 0
+
+
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Templates:
+    directory = tmp_path_factory.mktemp("templates")
+    made = Templates(directory / "migrated.db", directory / "seeded.db")
+    run_apart(upgrade(sqlite_url(made.migrated)))
+    _settled(made.migrated)
+    shutil.copyfile(made.migrated, made.seeded)
+    run_apart(seed_stations(sqlite_url(made.seeded)))
+    _settled(made.seeded)
+    return made
+
+
 @pytest.fixture
 def db_url(tmp_path: Path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path / 'cachly.db'}"
+    """Where the test's SQLite file goes; nothing is there yet (see seeded_db_url, migrated_db_url)."""
+    return sqlite_url(tmp_path / "cachly.db")
 
 
 @pytest.fixture
-async def core(db_url: str, clock: Clock):
-    await upgrade(db_url)
-    db = Database(db_url)
-    async with db.session() as session:
-        await import_units_csv(session, UNITS_CSV)
+def seeded_db_url(db_url: str, templates: Templates) -> str:
+    """db_url holding a copy of the seeded template: the schema at head and the stations."""
+    return templates.copy(db_url)
+
+
+@pytest.fixture
+def migrated_db_url(db_url: str, templates: Templates) -> str:
+    """db_url holding a copy of the schema at head, without stations."""
+    return templates.copy(db_url, seeded=False)
+
+
+@pytest.fixture
+async def core(seeded_db_url: str, clock: Clock):
+    db = Database(seeded_db_url)
     core = Core(db, load_rules(), TZ, admin_chats=[("telegram", "999")], clock=clock)
     yield core
     await db.dispose()
@@ -99,14 +182,14 @@ def chat(core: Core) -> ChatDriver:
 
 
 async def register(chat: ChatDriver, name: str = "Nguyễn Văn An", year: str = "1980", station: str = "pleiku",
-                   category: str = "F1 (tiếp xúc gần)") -> None:
+                   category: str = "F1 (tiếp xúc gần)", phone: str = "0912 345 678") -> None:
     """The whole registration, happy path."""
     await chat.say("/start")
     await chat.press("Đồng ý")
     await chat.say(name)
     await chat.say(year)
     await chat.press("Nam")
-    await chat.say("0912 345 678")
+    await chat.say(phone)
     await chat.press("Bỏ qua")
     await chat.say(station)
     await chat.press(chat.buttons()[0].label)
@@ -115,6 +198,35 @@ async def register(chat: ChatDriver, name: str = "Nguyễn Văn An", year: str =
     await chat.press("Hôm nay")
     await chat.press("Xác nhận")
     assert "Đăng ký xong" in chat.text(), chat.text()
+
+
+# --- the `cachly` command, as an operator runs it ------------------------------------------------------------
+Cachly = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def run_cachly(database_url: str, *args: str, cwd: Path = ROOT / "tests",
+               **env: str) -> subprocess.CompletedProcess[str]:
+    """`cachly ARGS` in a subprocess on that database, with none of the developer's CACHLY_ settings; cwd: no
+    stray .env of theirs is read."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("CACHLY_")}
+    environment.update({"PYTHONPATH": str(ROOT), "CACHLY_DATABASE_URL": database_url, **env})
+    return subprocess.run([sys.executable, "-m", "bot.cli", *args], check=False, cwd=cwd, env=environment,
+                          capture_output=True, text=True, timeout=120)
+
+
+@pytest.fixture
+def cachly(tmp_path: Path) -> Cachly:
+    """`cachly` against a SQLite file of its own in tmp_path (not the core's)."""
+    url = sqlite_url(tmp_path / "cli.db")
+    return lambda *args, **env: run_cachly(url, *args, cwd=tmp_path, **env)
+
+
+def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    return lines[0]
 
 
 # --- privacy: nothing personal in any log line, in any test (the end-to-end ones included) -----------------

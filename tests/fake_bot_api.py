@@ -5,6 +5,12 @@ exercise the same request encoding, error handling and JSON de-serialisation as 
 Test code injects people's actions (``send_text``, ``press``, ...) and inspects what the bot
 sent (``sent``, ``wait_for_message``, ...). Waiting never sleeps: every state change sets an
 ``asyncio.Event`` that waiters re-check their condition on.
+
+Only the methods cachly calls are served (getMe, getUpdates, deleteWebhook, setWebhook, sendMessage,
+sendPhoto, sendDocument, editMessageText, editMessageCaption, answerCallbackQuery, setMyCommands,
+deleteMyCommands, getFile), plus the few tests/test_fake_bot_api.py checks the fake with (getMyCommands,
+editMessageReplyMarkup, getChat, getChatMember, sendChatAction, setChatMenuButton); any other answers 404
+as Telegram does for an unknown method.
 """
 
 from __future__ import annotations
@@ -34,20 +40,20 @@ T = TypeVar("T")
 # PTB sends form fields whose non-string values are JSON-encoded; these tell us how to decode.
 _JSON_FIELDS = {
     "reply_markup", "commands", "scope", "allowed_updates", "entities", "caption_entities",
-    "menu_button", "reply_parameters", "link_preview_options", "media",
+    "menu_button", "reply_parameters", "link_preview_options",
 }
 _INT_FIELDS = {
     "chat_id", "message_id", "offset", "limit", "user_id", "cache_time", "reply_to_message_id",
-    "message_thread_id", "from_chat_id", "until_date",
+    "message_thread_id",
 }
 _FLOAT_FIELDS = {"timeout"}
 _BOOL_FIELDS = {
     "show_alert", "disable_notification", "protect_content", "drop_pending_updates",
     "allow_sending_without_reply", "disable_content_type_detection", "has_spoiler",
-    "disable_web_page_preview", "only_if_banned", "revoke_messages",
+    "disable_web_page_preview",
 }
 # Keys kept in test-side records that are not part of Telegram's Message object.
-_RECORD_ONLY = ("content", "raw_text", "parse_mode", "deleted")
+_RECORD_ONLY = ("content", "raw_text", "parse_mode")
 _NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup "
     "are exactly the same as a current content and reply markup of the message"
@@ -114,7 +120,7 @@ class _StoredFile:
 
 @dataclass
 class FakeUser:
-    """A simulated person; the methods are shortcuts for the ``FakeBotAPI`` ones."""
+    """A simulated person, as Telegram describes them in updates; ``send_text`` is a shortcut for the fake's."""
 
     fake: FakeBotAPI = field(repr=False)
     id: int
@@ -132,25 +138,6 @@ class FakeUser:
 
     async def send_text(self, text: str, chat_id: int | None = None) -> JSON:
         return await self.fake.send_text(self.id, text, chat_id=chat_id)
-
-    async def send_contact(self, phone_number: str, chat_id: int | None = None) -> JSON:
-        return await self.fake.send_contact(self.id, phone_number, chat_id=chat_id)
-
-    async def press(self, message: JSON | int, data: str, force: bool = False) -> str:
-        return await self.fake.press(self.id, message, data, force=force)
-
-    async def send_document(
-        self, filename: str, content: bytes, mime_type: str | None = None,
-        chat_id: int | None = None, caption: str | None = None,
-    ) -> JSON:
-        return await self.fake.send_document(
-            self.id, filename, content, mime_type, chat_id=chat_id, caption=caption
-        )
-
-    async def send_photo(
-        self, content: bytes, chat_id: int | None = None, caption: str | None = None
-    ) -> JSON:
-        return await self.fake.send_photo(self.id, content, chat_id=chat_id, caption=caption)
 
 
 def _norm(method: str) -> str:
@@ -300,13 +287,10 @@ class FakeBotAPI:
         self._files: dict[str, _StoredFile] = {}
         self._callback_queries: dict[str, bool] = {}  # id -> answered
         self._commands: dict[tuple[str, str], list[JSON]] = {}
-        self._member_status: dict[tuple[int, int], str] = {}
         self._blocked: set[int] = set()
         self._migrated: dict[int, int] = {}  # group id -> the supergroup it was upgraded to
         self._seen: dict[tuple[Any, ...], int] = {}  # what each wait_for_* already returned
         self.answered_callbacks: list[JSON] = []
-        self.menu_buttons: dict[int | None, JSON] = {}
-        self.left_chats: set[int] = set()
         self.webhook: JSON = {}  # url and secret_token once setWebhook was called: updates are POSTed there
         self.webhook_responses: list[int] = []  # HTTP status of each delivery to the webhook
         self._webhook_tasks: set[asyncio.Task] = set()
@@ -416,9 +400,6 @@ class FakeBotAPI:
             raise ApiError(400, "Bad Request: chat not found")
         if chat_id in self._blocked:
             raise ApiError(403, "Forbidden: bot was blocked by the user")
-        if chat_id in self.left_chats:
-            kind = self._chats[chat_id]["type"]
-            raise ApiError(403, f"Forbidden: bot is not a member of the {kind} chat")
         if chat_id in self._migrated:
             raise ApiError(400, "Bad Request: group chat was upgraded to a supergroup chat",
                            migrate_to_chat_id=self._migrated[chat_id])
@@ -486,7 +467,7 @@ class FakeBotAPI:
     def _bot_record(self, params: JSON) -> JSON:
         key = (params.get("chat_id"), params.get("message_id"))
         record = self._messages.get(key)  # type: ignore[arg-type]
-        if record is None or record.get("deleted") or record["from"]["id"] != self.bot_id:
+        if record is None or record["from"]["id"] != self.bot_id:
             raise ApiError(400, "Bad Request: message to edit not found")
         return record
 
@@ -539,8 +520,6 @@ class FakeBotAPI:
         if isinstance(value, str) and value in self._files:
             stored = self._files[value]
             return Upload(stored.file_path.rsplit("/", 1)[-1], stored.content, "")
-        if isinstance(value, str) and value.startswith(("http://", "https://")):
-            return Upload(value.rsplit("/", 1)[-1], b"", "")
         if value is None:
             raise ApiError(400, f"Bad Request: there is no {key} in the request")
         raise ApiError(400, "Bad Request: wrong file identifier/HTTP URL specified")
@@ -550,12 +529,6 @@ class FakeBotAPI:
         return {**self.bot_user, "can_join_groups": True, "can_read_all_group_messages": False,
                 "supports_inline_queries": False, "can_connect_to_business": False,
                 "has_main_web_app": False}
-
-    def _m_logOut(self, _: JSON) -> bool:
-        return True
-
-    def _m_close(self, _: JSON) -> bool:
-        return True
 
     def _m_deleteWebhook(self, params: JSON) -> bool:
         if params.get("drop_pending_updates"):
@@ -580,10 +553,6 @@ class FakeBotAPI:
                                                                   headers=headers) as response:
             self.webhook_responses.append(response.status)
             return response.status
-
-    def _m_getWebhookInfo(self, _: JSON) -> JSON:
-        return {"url": "", "has_custom_certificate": False,
-                "pending_update_count": len(self._pending)}
 
     async def _m_getUpdates(self, params: JSON) -> list[JSON]:
         offset = params.get("offset")
@@ -634,8 +603,6 @@ class FakeBotAPI:
         return True
 
     def _m_editMessageText(self, params: JSON) -> JSON | bool:
-        if "inline_message_id" in params:
-            return True
         record = self._bot_record(params)
         if "text" not in record:
             raise ApiError(400, "Bad Request: there is no text in the message to edit")
@@ -645,25 +612,12 @@ class FakeBotAPI:
         return self._apply_edit(record, fields, params.get("reply_markup"))
 
     def _m_editMessageCaption(self, params: JSON) -> JSON | bool:
-        if "inline_message_id" in params:
-            return True
         record = self._bot_record(params)
         fields = self._format(params, "caption", 1024) or {"caption": None}  # None: remove
         return self._apply_edit(record, fields, params.get("reply_markup"))
 
     def _m_editMessageReplyMarkup(self, params: JSON) -> JSON | bool:
-        if "inline_message_id" in params:
-            return True
         return self._apply_edit(self._bot_record(params), {}, params.get("reply_markup"))
-
-    def _m_deleteMessage(self, params: JSON) -> bool:
-        key = (params.get("chat_id"), params.get("message_id"))
-        record = self._messages.get(key)  # type: ignore[arg-type]
-        if record is None or record.get("deleted"):
-            raise ApiError(400, "Bad Request: message to delete not found")
-        record["deleted"] = True
-        self._notify()
-        return True
 
     def _m_answerCallbackQuery(self, params: JSON) -> bool:
         query_id = str(params.get("callback_query_id"))
@@ -699,11 +653,7 @@ class FakeBotAPI:
         return True
 
     def _m_setChatMenuButton(self, params: JSON) -> bool:
-        self.menu_buttons[params.get("chat_id")] = params.get("menu_button") or {"type": "default"}
         return True
-
-    def _m_getChatMenuButton(self, params: JSON) -> JSON:
-        return self.menu_buttons.get(params.get("chat_id"), {"type": "default"})
 
     def _m_getChat(self, params: JSON) -> JSON:
         chat = self._chats.get(params.get("chat_id"))  # type: ignore[arg-type]
@@ -722,26 +672,7 @@ class FakeBotAPI:
             raise ApiError(400, "Bad Request: invalid user_id specified")
         user = self._users[user_id].to_json() if user_id in self._users else \
             {"id": user_id, "is_bot": False, "first_name": f"User {user_id}"}
-        status = self._member_status.get((chat_id, user_id), "member")  # type: ignore[arg-type]
-        member: JSON = {"status": status, "user": user}
-        if status == "creator":
-            member["is_anonymous"] = False
-        elif status == "administrator":
-            member.update(dict.fromkeys((
-                "can_be_edited", "is_anonymous", "can_manage_chat", "can_delete_messages",
-                "can_manage_video_chats", "can_restrict_members", "can_promote_members",
-                "can_change_info", "can_invite_users", "can_post_stories", "can_edit_stories",
-                "can_delete_stories"), False))
-        elif status == "kicked":
-            member["until_date"] = 0
-        return member
-
-    def _m_leaveChat(self, params: JSON) -> bool:
-        chat_id = params.get("chat_id")
-        if chat_id not in self._chats:
-            raise ApiError(400, "Bad Request: chat not found")
-        self.left_chats.add(chat_id)  # type: ignore[arg-type]
-        return True
+        return {"status": "member", "user": user}
 
     def _m_getFile(self, params: JSON) -> JSON:
         stored = self._files.get(str(params.get("file_id")))
@@ -771,7 +702,6 @@ class FakeBotAPI:
               type: str = "supergroup") -> JSON:  # `type` mirrors Telegram's field name
         """Register a group chat (the bot is a member)."""
         self._chats[chat_id] = {"id": chat_id, "type": type, "title": title}
-        self.left_chats.discard(chat_id)
         return dict(self._chats[chat_id])
 
     def migrate_group(self, old_id: int, new_id: int, by_user: int, tell_bot: bool = True) -> None:
@@ -789,10 +719,6 @@ class FakeBotAPI:
     def block(self, user_id: int, blocked: bool = True) -> None:
         """Make sends to this user fail with 403 like a user who blocked the bot."""
         (self._blocked.add if blocked else self._blocked.discard)(user_id)
-
-    def set_member_status(self, chat_id: int, user_id: int, status: str) -> None:
-        """Status getChatMember reports: member/administrator/creator/left/kicked."""
-        self._member_status[(chat_id, user_id)] = status
 
     def _ensure_user(self, user_id: int, first_name: str | None = None,
                      language_code: str | None = None) -> FakeUser:
@@ -886,7 +812,7 @@ class FakeBotAPI:
         else:
             message_id, chat_id = message, user_id if chat_id is None else chat_id
         record = self._messages.get((chat_id, message_id))
-        if record is None or record.get("deleted") or record["from"]["id"] != self.bot_id:
+        if record is None or record["from"]["id"] != self.bot_id:
             raise AssertionError(f"no bot message {message_id} in chat {chat_id} to press on")
         if not force and data not in (d for _, d in self.buttons(record)):
             raise AssertionError(f"callback_data {data!r} is not on message {message_id}; "
@@ -905,9 +831,6 @@ class FakeBotAPI:
         """Bot messages to the chat in order, current state (record keys included)."""
         return copy.deepcopy(self._sent.get(chat_id, []))
 
-    def edits(self, chat_id: int, message_id: int) -> list[JSON]:
-        return copy.deepcopy(self._edits.get((chat_id, message_id), []))
-
     def calls(self, method: str | None = None) -> list[tuple[str, JSON]]:
         return [(m, p) for m, p in self._calls if method is None or _norm(m) == _norm(method)]
 
@@ -923,9 +846,6 @@ class FakeBotAPI:
         return any(isinstance(b, dict) and b.get("request_contact")
                    for kb in self._reply_keyboards.get(chat_id, [])
                    for b in itertools.chain.from_iterable(kb.get("keyboard", [])))
-
-    def pending_updates(self) -> list[JSON]:
-        return copy.deepcopy(self._pending)
 
     @staticmethod
     def buttons(msg: JSON) -> list[tuple[str, str]]:

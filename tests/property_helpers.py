@@ -25,10 +25,8 @@ from locales import LANGUAGES, t
 from services.env import Core
 from storage.models import Account, ConversationState, HelpMessage, HelpRequest, Outbox, Person
 from tests.conftest import ChatDriver
-from tests.station_helpers import PLEIKU, QUY_NHON, add_alert, add_person, add_staff, bind_group
+from tests.factories import GROUP, PLEIKU, QUY_NHON, add_alert, add_person, add_staff, bind_group, get
 
-GROUP = "-100500"
-OTHER_GROUP = "-100777"  # a group the bot is in, bound to no station
 TEXT_MAX, CALLBACK_MAX = 4096, 64  # Telegram's limits: a message's text, a button's callback data (bytes)
 RAW_KEY = re.compile(r"^[a-z_]+(\.[a-z_]+)+$")
 PLACEHOLDER = re.compile(r"\{[A-Za-z_][A-Za-z0-9_]*\}")
@@ -65,21 +63,16 @@ async def build_world(core: Core) -> World:
     world = World(core, person=ChatDriver(core, "100"), newcomer=ChatDriver(core, "101"),
                   staff=ChatDriver(core, "500", name="Lan"), admin=ChatDriver(core, "999", name="Admin"),
                   group=ChatDriver(core, "300", chat_id=GROUP, chat_type="group", name="Chị Hoa"))
-    world.person_id = await add_person(core, "Nguyễn Văn An", external_id="100", phone="0912345678")
-    account_id = (await _get(core, Person, world.person_id)).account_id
-    world.dependent_id = await add_person(core, "Trần Thị Bình", account_id=account_id, is_self=False,
-                                          birth_year=1950, gender="female")
-    world.stranger_id = await add_person(core, "Lê Văn Cường", station=QUY_NHON, external_id="102")
+    world.person_id = (await add_person(core, "Nguyễn Văn An", chat_id="100", phone="0912345678")).id
+    account_id = (await get(core, Person, world.person_id)).account_id
+    world.dependent_id = (await add_person(core, "Trần Thị Bình", account_id=account_id, is_self=False,
+                                          birth_year=1950, gender="female")).id
+    world.stranger_id = (await add_person(core, "Lê Văn Cường", station=QUY_NHON, chat_id="102")).id
     await add_staff(core, "500", name="Lan")
     await bind_group(core, PLEIKU, GROUP)
     world.alert_id = await add_alert(core, world.person_id)
     world.request_id = await _help_request(core, world.person_id)
     return world
-
-
-async def _get(core: Core, table: type, row_id: int):
-    async with core.db.session() as session:
-        return await session.get(table, row_id)
 
 
 async def _help_request(core: Core, person_id: int) -> int:

@@ -1,14 +1,16 @@
-"""Helpers shared by the conversation tests: a whole check-in, and reading what the core stored."""
+"""Helpers shared by the conversation tests: a whole check-in, a dependent, a registration at a time, and reading
+what the core stored."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 from sqlmodel import select
 
 from locales import t
 from services.env import Core
 from storage.models import Alert, Declaration, Outbox, Person
-from tests.conftest import ChatDriver
+from tests.conftest import ChatDriver, Clock, register
 
 
 def vi(key: str, **params: object) -> str:
@@ -26,6 +28,39 @@ async def declare(chat: ChatDriver, temperature: str = "36,8", symptoms: Sequenc
     await (chat.say(spo2) if spo2 is not None else chat.press("Không có máy đo"))
     await (chat.say(breathing) if breathing is not None else chat.press("Bỏ qua"))
     await (chat.say(note) if note is not None else chat.press("Không có"))
+
+
+async def checkin(chat: ChatDriver, who: str | None = None) -> None:
+    """/khaibao to the end, for `who` when the account declares for several people."""
+    await chat.say("/khaibao")
+    if who is not None:
+        await chat.press(who)
+    await declare(chat)
+    assert "Đã ghi nhận" in chat.text(), chat.text()
+
+
+async def add_dependent(chat: ChatDriver, name: str = "Trần Thị Bình", year: str = "1950",
+                        gender: str = "Nữ", category: str = "F1") -> None:
+    """/nguoithan to the end: a household member the registered person declares for."""
+    await chat.say("/nguoithan")
+    assert chat.text() == vi("ask.name.other"), chat.text()
+    await chat.say(name)
+    await chat.say(year)
+    await chat.press(gender)
+    await chat.press(category)
+    await chat.press("Hôm nay")
+    assert chat.text().startswith(vi("household.summary_title")), chat.text()
+    await chat.press("Xác nhận")
+    assert name in chat.text(), chat.text()
+
+
+async def register_at(core: Core, clock: Clock, user: str, name: str, moment: datetime,
+                      phone: str = "0912 345 678") -> ChatDriver:
+    """A person registering at that local time; their chat."""
+    clock.set_local(moment)
+    chat = ChatDriver(core, user)
+    await register(chat, name=name, phone=phone)
+    return chat
 
 
 async def rows(core: Core, table: type, *where: object) -> list:

@@ -1,28 +1,35 @@
 """Staff joining with a code, /tram, /capquyen and /thuhoi, the audit of alerts and bindings, the CLI."""
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
 from services.env import Core
 from storage.audit import record
-from storage.models import AuditEvent, BindCode, GroupBinding, StaffMember, Station
-from storage.roles import ADMIN, PROVINCE, STAFF, Access, access_of
+from storage.models import BindCode, GroupBinding, StaffMember, Station
+from storage.roles import ADMIN, PROVINCE, STAFF, Access
 from storage.stations import find_stations, get_station, issue_bind_code, issue_staff_code
-from tests import test_e2e_telegram as e2e
-from tests.conftest import ChatDriver, Clock, register
+from tests import telegram_steps as e2e
+from tests.conftest import ChatDriver, Clock, register, run_cachly
+from tests.factories import (
+    GROUP,
+    OTHER_GROUP,
+    PLEIKU,
+    QUY_NHON,
+    access,
+    add_staff,
+    audit_events,
+    bind_code,
+    bind_group,
+    get,
+    group_chat,
+    labels,
+)
 from tests.steps import alerts, declare, outbox, rows, vi
 
-PLEIKU, QUY_NHON = "23575", "21583"
-GROUP, OTHER_GROUP = "-100500", "-100600"
 CODE = re.compile(r": ([A-HJ-NP-Z2-9]{8})\n")
-ROOT = Path(__file__).resolve().parents[1]
 
 
 # --- helpers ----------------------------------------------------------------------------------------
@@ -32,44 +39,13 @@ def admin_chat(core: Core) -> ChatDriver:
     return ChatDriver(core, "999", name="Quản trị")
 
 
-def group_chat(core: Core, user_id: str = "300", name: str = "Chị Hoa", chat_id: str = GROUP) -> ChatDriver:
-    return ChatDriver(core, user_id, chat_id=chat_id, chat_type="group", name=name)
-
-
 async def staff_code(core: Core, station: str = PLEIKU, ttl: timedelta = timedelta(hours=24)) -> str:
     async with core.db.session() as session:
         return await issue_staff_code(session, station, core.utcnow(), ttl)
 
 
-async def bind_code(core: Core, station: str = PLEIKU) -> str:
-    async with core.db.session() as session:
-        return await issue_bind_code(session, station, core.utcnow())
-
-
-async def bound_group(core: Core, station: str = PLEIKU, chat_id: str = GROUP) -> ChatDriver:
-    group = group_chat(core, chat_id=chat_id)
-    await group.say(f"/lienket {await bind_code(core, station)}")
-    assert group.text().startswith("✅"), group.text()
-    return group
-
-
-async def add_member(core: Core, user_id: str, role: str, station: str | None = None) -> None:
-    async with core.db.session() as session:
-        station_id = (await get_station(session, station)).id if station else None
-        session.add(StaffMember(channel="telegram", user_id=user_id, role=role, station_id=station_id))
-
-
-async def access(core: Core, user_id: str) -> Access:
-    async with core.db.session() as session:
-        return await access_of(session, "telegram", user_id, core.is_admin("telegram", user_id))
-
-
 async def members(core: Core) -> dict[str, StaffMember]:
     return {m.user_id: m for m in await rows(core, StaffMember)}
-
-
-async def events(core: Core, action: str | None = None) -> list[AuditEvent]:
-    return await rows(core, AuditEvent, *([AuditEvent.action == action] if action else []))
 
 
 async def station(core: Core, code: str) -> Station:
@@ -77,19 +53,10 @@ async def station(core: Core, code: str) -> Station:
         return await get_station(session, code)
 
 
-async def the_code(core: Core, code: str) -> BindCode:
-    async with core.db.session() as session:
-        return await session.get(BindCode, code)
-
-
 def code_in(chat: ChatDriver) -> str:
     found = CODE.search(chat.text())
     assert found, chat.text()
     return found.group(1)
-
-
-def labels(chat: ChatDriver) -> list[str]:
-    return [b.label for b in chat.buttons()]
 
 
 async def press_value(chat: ChatDriver, step: str, value: str) -> None:
@@ -108,19 +75,19 @@ async def test_a_staff_code_makes_its_sender_staff_of_the_station(core: Core, cl
     member = (await members(core))["300"]
     assert (member.role, member.name, member.active) == (STAFF, "Chị Hoa", True)
     assert await access(core, "300") == Access(STAFF, (await station(core, PLEIKU)).id)
-    [event] = await events(core, "role.join")
+    [event] = await audit_events(core, "role.join")
     assert event.actor == "telegram:300 (Chị Hoa)" and (event.entity, event.entity_id) == ("role", "telegram:300")
     assert event.before is None
     assert event.after == {"role": STAFF, "station": PLEIKU, "active": True, "code": code}
 
 
 async def test_the_english_alias_and_a_move_to_another_station(core: Core) -> None:
-    await add_member(core, "300", STAFF, QUY_NHON)
+    await add_staff(core, "300", STAFF, QUY_NHON)
     hoa = ChatDriver(core, "300", name="Chị Hoa")
     await hoa.say(f"/staff {await staff_code(core)}")
     assert hoa.text() == vi("staff_join.ok", station="Phường Pleiku")
     assert (await access(core, "300")).station_id == (await station(core, PLEIKU)).id
-    [event] = await events(core, "role.join")
+    [event] = await audit_events(core, "role.join")
     assert event.before == {"role": STAFF, "station": QUY_NHON, "active": True}
 
 
@@ -166,7 +133,7 @@ async def test_in_a_group_the_code_is_not_used_and_private_is_explained(core: Co
     await group.say(f"/nhanvien {code}")
     assert group.text() == vi("staff_join.private_only")
     assert await access(core, "300") == Access(None)
-    assert (await the_code(core, code)).used_at is None
+    assert (await get(core, BindCode, code)).used_at is None
 
 
 async def test_without_a_code_and_for_someone_with_a_wider_role(core: Core) -> None:
@@ -177,11 +144,11 @@ async def test_without_a_code_and_for_someone_with_a_wider_role(core: Core) -> N
     admin = admin_chat(core)
     await admin.say(f"/nhanvien {code}")
     assert admin.text() == vi("staff_join.has_role")
-    await add_member(core, "302", PROVINCE)
+    await add_staff(core, "302", PROVINCE)
     province = ChatDriver(core, "302")
     await province.say(f"/nhanvien {code}")
     assert province.text() == vi("staff_join.has_role")
-    assert (await the_code(core, code)).used_at is None  # still good for the staff member it was meant for
+    assert (await get(core, BindCode, code)).used_at is None  # still good for the staff member it was meant for
 
 
 # --- /tram: the list ----------------------------------------------------------------------------------
@@ -238,8 +205,8 @@ async def open_station(core: Core, name: str = "Pleiku") -> ChatDriver:
 
 async def test_a_station_page(core: Core, chat: ChatDriver) -> None:
     await register(chat)
-    await add_member(core, "300", STAFF, PLEIKU)
-    await bound_group(core)
+    await add_staff(core, "300", STAFF, PLEIKU)
+    await bind_group(core)
     admin = await open_station(core)
     text = admin.text()
     assert admin.last[0].edit_id == "1"
@@ -262,14 +229,14 @@ async def test_issue_a_group_bind_code_and_bind_with_it(core: Core) -> None:
     await admin.press(vi("tram.button.bind_code"))
     code = code_in(admin)
     assert admin.text() == vi("tram.bind_code", station="Phường Pleiku", code=code, until="09:30 30/11/2026")
-    [issued] = await events(core, "binding.code")
+    [issued] = await audit_events(core, "binding.code")
     assert issued.actor == "telegram:999 (Quản trị)"
     assert (issued.entity, issued.entity_id) == ("station", str((await station(core, PLEIKU)).id))
     assert issued.after["code"] == code
     group = group_chat(core)
     await group.say(f"/lienket {code}")
     assert group.text() == vi("bind.ok", station="Phường Pleiku")
-    [bound] = await events(core, "binding.bind")
+    [bound] = await audit_events(core, "binding.bind")
     assert (bound.entity, bound.entity_id, bound.before) == ("binding", f"telegram:{GROUP}", None)
     assert bound.after == {"station": PLEIKU, "scope": "station"}
 
@@ -279,7 +246,7 @@ async def test_issue_a_staff_code_and_join_with_it(core: Core) -> None:
     await admin.press(vi("tram.button.staff_code"))
     code = code_in(admin)
     assert admin.text() == vi("tram.staff_code", station="Phường Pleiku", code=code, until="09:30 30/11/2026")
-    assert (await events(core, "staffcode.issue"))[0].after["code"] == code
+    assert (await audit_events(core, "staffcode.issue"))[0].after["code"] == code
     await ChatDriver(core, "300", name="Chị Hoa").say(f"/nhanvien {code}")
     await admin.say("/tram Pleiku")
     await admin.press("Phường Pleiku")
@@ -287,9 +254,9 @@ async def test_issue_a_staff_code_and_join_with_it(core: Core) -> None:
 
 
 async def test_unbind_one_of_two_groups(core: Core) -> None:
-    await bound_group(core)
-    await bound_group(core, chat_id=OTHER_GROUP)
-    elsewhere = await bound_group(core, QUY_NHON, chat_id="-100700")
+    await bind_group(core)
+    await bind_group(core, chat_id=OTHER_GROUP)
+    elsewhere = await bind_group(core, QUY_NHON, chat_id="-100700")
     admin = await open_station(core)
     await admin.press(vi("tram.button.unbind"))
     assert admin.last[0].text == vi("tram.unbind_which", station="Phường Pleiku")
@@ -302,7 +269,7 @@ async def test_unbind_one_of_two_groups(core: Core) -> None:
     assert admin.text().startswith(vi("tram.unbound", chat=GROUP, channel="telegram"))
     assert vi("tram.groups", count=1) in admin.text()
     assert sorted(b.chat_id for b in await rows(core, GroupBinding)) == [OTHER_GROUP, "-100700"]
-    [event] = await events(core, "binding.unbind")
+    [event] = await audit_events(core, "binding.unbind")
     assert (event.entity_id, event.before, event.after) == (f"telegram:{GROUP}", {"station": PLEIKU,
                                                                                   "scope": "station"}, None)
     [told] = [row for row in await outbox(core) if row.chat_id == GROUP]
@@ -323,13 +290,13 @@ async def test_deactivate_and_reactivate_a_station(core: Core, chat: ChatDriver)
     assert vi("tram.inactive") in admin.text()
     assert labels(admin) == [vi("tram.button.activate"), vi("tram.button.back")]  # no codes for a closed station
     assert not (await station(core, PLEIKU)).active
-    [event] = await events(core, "station.deactivate")
+    [event] = await audit_events(core, "station.deactivate")
     assert (event.before, event.after) == ({"active": True}, {"active": False})
     async with core.db.session() as session:
         assert await find_stations(session, "pleiku") == []  # not offered at registration
     await press_value(admin, "station", "staff")  # a forged or older button
     assert admin.last[0].text == vi("tram.inactive_no_codes")
-    assert await events(core, "staffcode.issue") == []
+    assert await audit_events(core, "staffcode.issue") == []
 
     await admin.say("/tram pleiku")  # the admins' list still shows it, marked
     assert labels(admin)[0] == "⛔ Phường Pleiku"
@@ -337,7 +304,7 @@ async def test_deactivate_and_reactivate_a_station(core: Core, chat: ChatDriver)
     await admin.press(vi("tram.button.activate"))
     assert admin.text().startswith(vi("tram.activated", station="Phường Pleiku"))
     assert (await station(core, PLEIKU)).active
-    assert len(await events(core, "station.activate")) == 1
+    assert len(await audit_events(core, "station.activate")) == 1
     await register(chat)  # offered again
 
 
@@ -353,15 +320,15 @@ async def test_a_forged_station_choice(core: Core) -> None:
 
 
 async def test_tram_is_for_admins_only_and_refusals_are_recorded(core: Core) -> None:
-    await add_member(core, "300", STAFF, PLEIKU)
-    await add_member(core, "302", PROVINCE)
+    await add_staff(core, "300", STAFF, PLEIKU)
+    await add_staff(core, "302", PROVINCE)
     for user_id in ("100", "300", "302"):
         chat = ChatDriver(core, user_id)
         await chat.say("/tram")
         assert chat.text() == vi("access.refused")
         await press_value(chat, "station", "off")  # no flow to reach the station with
         assert chat.last[0].text == vi("common.stale_button")
-    refused = await events(core, "access.refused")
+    refused = await audit_events(core, "access.refused")
     assert [(e.actor, e.entity_id, e.after) for e in refused] == [
         ("telegram:100 (An)", "/tram", {"role": None}), ("telegram:300 (An)", "/tram", {"role": STAFF}),
         ("telegram:302 (An)", "/tram", {"role": PROVINCE})]
@@ -372,19 +339,19 @@ async def test_tram_is_for_admins_only_and_refusals_are_recorded(core: Core) -> 
 
 
 async def test_an_admin_revoked_mid_flow_is_stopped_at_the_next_button(core: Core) -> None:
-    await add_member(core, "303", ADMIN)
+    await add_staff(core, "303", ADMIN)
     granted = ChatDriver(core, "303", name="Lan")
     await granted.say("/tram Pleiku")
     await admin_chat(core).say("/thuhoi 303")
     await granted.press("Phường Pleiku")
     assert granted.text() == vi("access.refused")
-    assert [e.entity_id for e in await events(core, "access.refused")] == ["tram"]
+    assert [e.entity_id for e in await audit_events(core, "access.refused")] == ["tram"]
     await granted.say("pleiku")  # the flow is over: typed text is not a search any more
     assert vi("tram.list_found", query="pleiku", count=1, page=1, pages=1) not in granted.text()
 
 
 async def test_a_granted_admin_runs_tram_in_english(core: Core) -> None:
-    await add_member(core, "303", ADMIN)
+    await add_staff(core, "303", ADMIN)
     admin = ChatDriver(core, "303", language_code="en")
     await admin.say("/stations pleiku")
     assert admin.text().startswith("🔎 Stations matching «pleiku»: 1 (page 1/1).")
@@ -398,7 +365,7 @@ async def test_grant_staff_by_station_code(core: Core) -> None:
     await admin.say(f"/capquyen 300 nhanvien {PLEIKU}")
     assert admin.text() == vi("grant.ok_staff", user="300", station="Phường Pleiku")
     assert await access(core, "300") == Access(STAFF, (await station(core, PLEIKU)).id)
-    [event] = await events(core, "role.grant")
+    [event] = await audit_events(core, "role.grant")
     assert (event.actor, event.entity_id, event.before) == ("telegram:999 (Quản trị)", "telegram:300", None)
     assert event.after == {"role": STAFF, "station": PLEIKU, "active": True}
     [told] = await outbox(core)
@@ -415,7 +382,7 @@ async def test_grant_staff_by_station_name_then_province_then_admin(core: Core) 
     await admin.say("/capquyen 300 QuanTri")
     assert admin.text() == vi("grant.ok_admin", user="300")
     assert await access(core, "300") == Access(ADMIN)
-    grants = await events(core, "role.grant")
+    grants = await audit_events(core, "role.grant")
     assert [(e.before or {}).get("role") for e in grants] == [None, STAFF, PROVINCE]
     assert grants[1].before == {"role": STAFF, "station": QUY_NHON, "active": True}
     assert grants[1].after == {"role": PROVINCE, "station": None, "active": True}
@@ -427,19 +394,19 @@ async def test_grant_staff_by_station_name_then_province_then_admin(core: Core) 
 @pytest.mark.parametrize(("typed", "expected"), [
     ("/capquyen", vi("grant.usage")),
     ("/capquyen 300", vi("grant.usage")),
-    ("/capquyen abc staff 23575", vi("grant.bad_user", value="abc") + "\n" + vi("grant.usage")),
-    ("/capquyen @hoa staff 23575", vi("grant.bad_user", value="@hoa") + "\n" + vi("grant.usage")),
+    (f"/capquyen abc staff {PLEIKU}", vi("grant.bad_user", value="abc") + "\n" + vi("grant.usage")),
+    (f"/capquyen @hoa staff {PLEIKU}", vi("grant.bad_user", value="@hoa") + "\n" + vi("grant.usage")),
     ("/capquyen 300 boss", vi("grant.bad_role", value="boss") + "\n" + vi("grant.usage")),
     ("/capquyen 300 staff", vi("grant.need_station") + "\n" + vi("grant.usage")),
     ("/capquyen 300 nhanvien 99999", vi("grant.unknown_station", value="99999")),
     ("/capquyen 300 nhanvien Sao Hỏa", vi("grant.unknown_station", value="Sao Hỏa")),
-    ("/capquyen 999 staff 23575", vi("grant.self")),
+    (f"/capquyen 999 staff {PLEIKU}", vi("grant.self")),
 ])
 async def test_grant_with_bad_input(core: Core, typed: str, expected: str) -> None:
     admin = admin_chat(core)
     await admin.say(typed)
     assert admin.text() == expected
-    assert await members(core) == {} and await events(core, "role.grant") == []
+    assert await members(core) == {} and await audit_events(core, "role.grant") == []
 
 
 async def test_grant_with_a_name_that_fits_several_stations(core: Core) -> None:
@@ -452,13 +419,13 @@ async def test_grant_with_a_name_that_fits_several_stations(core: Core) -> None:
 
 
 async def test_revoke(core: Core) -> None:
-    await add_member(core, "300", STAFF, PLEIKU)
+    await add_staff(core, "300", STAFF, PLEIKU)
     admin = admin_chat(core)
     await admin.say("/thuhoi 300")
     assert admin.text() == vi("revoke.ok", user="300")
     assert await access(core, "300") == Access(None)
     assert (await members(core))["300"].active is False  # kept for the history
-    [event] = await events(core, "role.revoke")
+    [event] = await audit_events(core, "role.revoke")
     assert event.before == {"role": STAFF, "station": PLEIKU, "active": True}
     assert event.after == {"role": STAFF, "station": PLEIKU, "active": False}
     [told] = await outbox(core)
@@ -481,11 +448,11 @@ async def test_revoke_with_bad_input(core: Core, typed: str, expected: str) -> N
     admin = admin_chat(core)
     await admin.say(typed)
     assert admin.text() == expected
-    assert await events(core, "role.revoke") == []
+    assert await audit_events(core, "role.revoke") == []
 
 
 async def test_a_settings_admin_stays_admin(core: Core) -> None:
-    await add_member(core, "303", ADMIN)
+    await add_staff(core, "303", ADMIN)
     granted = ChatDriver(core, "303")
     await granted.say("/thuhoi 999")
     assert granted.text() == vi("revoke.settings_admin", user="999")
@@ -497,18 +464,18 @@ async def test_a_settings_admin_stays_admin(core: Core) -> None:
 
 @pytest.mark.parametrize("typed", ["/capquyen 300 admin", "/grant 300 admin", "/thuhoi 999", "/revoke 303"])
 async def test_grant_and_revoke_refused_to_others(core: Core, typed: str) -> None:
-    await add_member(core, "303", ADMIN)
-    await add_member(core, "301", STAFF, PLEIKU)
-    await add_member(core, "302", PROVINCE)
+    await add_staff(core, "303", ADMIN)
+    await add_staff(core, "301", STAFF, PLEIKU)
+    await add_staff(core, "302", PROVINCE)
     for user_id in ("300", "301", "302"):
         chat = ChatDriver(core, user_id)
         await chat.say(typed)
         assert chat.text() == vi("access.refused")
     command = typed.split()[0]
-    refused = await events(core, "access.refused")
+    refused = await audit_events(core, "access.refused")
     assert [(e.actor.split()[0], e.entity_id) for e in refused] == [
         ("telegram:300", command), ("telegram:301", command), ("telegram:302", command)]
-    assert await events(core, "role.grant") == [] and await events(core, "role.revoke") == []
+    assert await audit_events(core, "role.grant") == [] and await audit_events(core, "role.revoke") == []
     assert (await access(core, "300")).role is None and (await access(core, "303")).role == ADMIN
 
 
@@ -528,7 +495,7 @@ def button_of(payload: dict, index: int) -> str:
 
 
 async def test_taking_and_resolving_an_alert_is_recorded(core: Core, chat: ChatDriver, clock: Clock) -> None:
-    group = await bound_group(core)
+    group = await bind_group(core)
     payload = await watch_alert(core, chat)
     clock.advance(minutes=5)
     await group.send(button=button_of(payload, 0), message_id="9")
@@ -537,7 +504,7 @@ async def test_taking_and_resolving_an_alert_is_recorded(core: Core, chat: ChatD
     await minh.send(button=button_of(payload, 1), message_id="9")
     await group.send(button=button_of(payload, 1), message_id="9")  # already resolved
     [alert] = await alerts(core)
-    recorded = [e for e in await events(core) if e.entity == "alert"]
+    recorded = [e for e in await audit_events(core) if e.entity == "alert"]
     assert [(e.action, e.actor, e.entity_id, e.before, e.after) for e in recorded] == [
         ("alert.ack", "telegram:300 (Chị Hoa)", str(alert.id), {"status": "open"}, {"status": "acknowledged"}),
         ("alert.resolve", "telegram:301 (Anh Minh)", str(alert.id), {"status": "acknowledged"},
@@ -547,29 +514,29 @@ async def test_taking_and_resolving_an_alert_is_recorded(core: Core, chat: ChatD
 
 
 async def test_resolving_an_open_alert_at_once_is_one_event(core: Core, chat: ChatDriver) -> None:
-    group = await bound_group(core)
+    group = await bind_group(core)
     payload = await watch_alert(core, chat)
     await group.send(button=button_of(payload, 1), message_id="9")
-    recorded = [e for e in await events(core) if e.entity == "alert"]
+    recorded = [e for e in await audit_events(core) if e.entity == "alert"]
     assert [(e.action, e.before, e.after) for e in recorded] == [
         ("alert.resolve", {"status": "open"}, {"status": "resolved"})]
 
 
 async def test_a_refused_alert_press_changes_and_records_nothing(core: Core, chat: ChatDriver) -> None:
-    await bound_group(core)
+    await bind_group(core)
     payload = await watch_alert(core, chat)
     stranger = group_chat(core, "400", "Người lạ", chat_id="-100999")
     await stranger.send(button=button_of(payload, 0), message_id="9")
-    assert [e for e in await events(core) if e.entity == "alert"] == []
+    assert [e for e in await audit_events(core) if e.entity == "alert"] == []
 
 
 async def test_moving_a_group_to_another_station_records_before_and_after(core: Core) -> None:
-    await bound_group(core)
-    await bound_group(core, QUY_NHON)
+    await bind_group(core)
+    await bind_group(core, QUY_NHON)
     async with core.db.session() as session:
         province_code = await issue_bind_code(session, "PROVINCE", core.utcnow())
     await group_chat(core).say(f"/lienket {province_code}")
-    recorded = await events(core, "binding.bind")
+    recorded = await audit_events(core, "binding.bind")
     assert [(e.before, e.after) for e in recorded] == [
         (None, {"station": PLEIKU, "scope": "station"}),
         ({"station": PLEIKU, "scope": "station"}, {"station": QUY_NHON, "scope": "station"}),
@@ -580,7 +547,7 @@ async def test_moving_a_group_to_another_station_records_before_and_after(core: 
 
 async def test_a_failed_bind_records_nothing(core: Core) -> None:
     await group_chat(core).say("/lienket ABCDEFGH")
-    assert await events(core, "binding.bind") == []
+    assert await audit_events(core, "binding.bind") == []
 
 
 # --- /trogiup ------------------------------------------------------------------------------------------
@@ -595,7 +562,7 @@ async def test_citizen_help_is_unchanged(core: Core, chat: ChatDriver) -> None:
 
 
 async def test_staff_help_lists_the_staff_commands(core: Core) -> None:
-    await add_member(core, "300", STAFF, PLEIKU)
+    await add_staff(core, "300", STAFF, PLEIKU)
     chat = ChatDriver(core, "300")
     await chat.say("/trogiup")
     text = chat.text()
@@ -612,7 +579,7 @@ async def test_admin_and_province_help(core: Core) -> None:
     for line in ("/tram (/stations) — " + vi("cmd.tram"), "/capquyen (/grant) — " + vi("cmd.capquyen"),
                  "/thuhoi (/revoke) — " + vi("cmd.thuhoi"), "/baocao (/report)"):
         assert line in admin.text(), line
-    await add_member(core, "302", PROVINCE)
+    await add_staff(core, "302", PROVINCE)
     province = ChatDriver(core, "302", language_code="en")
     await province.say("/help")
     assert "📊 Commands for province viewers" in province.text()
@@ -620,7 +587,7 @@ async def test_admin_and_province_help(core: Core) -> None:
 
 
 async def test_a_revoked_member_gets_the_citizen_help(core: Core) -> None:
-    await add_member(core, "300", STAFF, PLEIKU)
+    await add_staff(core, "300", STAFF, PLEIKU)
     await admin_chat(core).say("/thuhoi 300")
     chat = ChatDriver(core, "300")
     await chat.say("/trogiup")
@@ -630,22 +597,15 @@ async def test_a_revoked_member_gets_the_citizen_help(core: Core) -> None:
 # --- the CLI --------------------------------------------------------------------------------------------
 
 
-def cachly(db_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CACHLY_")}
-    env.update(PYTHONPATH=str(ROOT), CACHLY_DATABASE_URL=db_url)
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], check=False, cwd=ROOT / "tests",
-                          env=env, capture_output=True, text=True, timeout=120)
-
-
 async def test_cli_staff_code_prints_only_the_code_and_it_works(core: Core, db_url: str) -> None:
-    result = cachly(db_url, "station", "staff-code", PLEIKU)
+    result = run_cachly(db_url, "station", "staff-code", PLEIKU)
     assert result.returncode == 0, result.stderr
     assert re.fullmatch(r"[A-HJ-NP-Z2-9]{8}\n", result.stdout)
     assert "/nhanvien" in result.stderr and "Traceback" not in result.stderr
     chat = ChatDriver(core, "300")
     await chat.say(f"/nhanvien {result.stdout.strip()}")
     assert chat.text() == vi("staff_join.ok", station="Phường Pleiku")
-    [issued] = await events(core, "staffcode.issue")
+    [issued] = await audit_events(core, "staffcode.issue")
     assert (issued.actor, issued.after["code"]) == ("cli", result.stdout.strip())
 
 
@@ -655,21 +615,21 @@ async def test_cli_staff_code_prints_only_the_code_and_it_works(core: Core, db_u
     (("station", "staff-code", PLEIKU, "--hours", "0"), "--hours"),
 ])
 async def test_cli_staff_code_problems_are_one_line(core: Core, db_url: str, args: tuple, says: str) -> None:
-    result = cachly(db_url, *args)
+    result = run_cachly(db_url, *args)
     assert result.returncode == 2 and result.stdout == ""
     assert len(result.stderr.strip().splitlines()) == 1 and says in result.stderr
 
 
 async def test_cli_bind_code_is_audited(core: Core, db_url: str) -> None:
-    result = cachly(db_url, "station", "bind-code", PLEIKU)
+    result = run_cachly(db_url, "station", "bind-code", PLEIKU)
     assert result.returncode == 0, result.stderr
-    [issued] = await events(core, "binding.code")
+    [issued] = await audit_events(core, "binding.code")
     assert (issued.actor, issued.after["code"]) == ("cli", result.stdout.strip())
 
 
 async def test_cli_audit_of_a_person_and_of_an_alert(core: Core, chat: ChatDriver, clock: Clock,
                                                      db_url: str) -> None:
-    group = await bound_group(core)
+    group = await bind_group(core)
     payload = await watch_alert(core, chat)
     clock.advance(minutes=5)
     await group.send(button=button_of(payload, 0), message_id="9")
@@ -682,7 +642,7 @@ async def test_cli_audit_of_a_person_and_of_an_alert(core: Core, chat: ChatDrive
                at=core.utcnow() + timedelta(minutes=1))
         record(session, "cli", "person.extend", "person", alert.person_id + 1, after={"end_date": "x"})
 
-    result = cachly(db_url, "audit", "--person", str(alert.person_id))
+    result = run_cachly(db_url, "audit", "--person", str(alert.person_id))
     assert result.returncode == 0, result.stderr
     # Among the person's other events (e.g. their registration), in time order:
     ours = [line for line in result.stdout.splitlines() if " alert." in line or " person.extend " in line]
@@ -695,23 +655,20 @@ async def test_cli_audit_of_a_person_and_of_an_alert(core: Core, chat: ChatDrive
     ]
     for private in ("Nguyễn Văn An", "0912345678", "Lê Lợi"):  # nothing of the person beyond the events
         assert private not in result.stdout
-    by_alert = cachly(db_url, "audit", "--alert", str(alert.id))
+    by_alert = run_cachly(db_url, "audit", "--alert", str(alert.id))
     assert by_alert.stdout.splitlines() == ours[:2]
 
 
 async def test_cli_audit_without_events_or_subject(core: Core, db_url: str) -> None:
-    result = cachly(db_url, "audit", "--person", "12345")
+    result = run_cachly(db_url, "audit", "--person", "12345")
     assert (result.returncode, result.stdout) == (0, "")
     assert result.stderr.strip() == "no audit events for person 12345"
-    assert cachly(db_url, "audit").returncode == 2  # argparse: one of --person / --alert
-    assert cachly(db_url, "audit", "--alert", "x").returncode == 2
+    assert run_cachly(db_url, "audit").returncode == 2  # argparse: one of --person / --alert
+    assert run_cachly(db_url, "audit", "--alert", "x").returncode == 2
 
 
 
 # --- over the fake Bot API --------------------------------------------------------------------------------
-
-
-harness = e2e.harness  # the real bot against the fake Bot API, as in tests/test_e2e_telegram.py
 
 
 async def test_tram_and_staff_joining_over_telegram(harness: e2e.Harness) -> None:

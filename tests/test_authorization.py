@@ -18,10 +18,10 @@ import pytest
 from chat.messages import Reply
 from handlers.dispatch import PRIVATE_COMMANDS
 from services.env import Core
-from storage.models import AuditEvent, StaffMember
+from storage.models import AuditEvent
 from storage.roles import ADMIN, PROVINCE, STAFF
-from storage.stations import get_station
 from tests.conftest import ChatDriver
+from tests.factories import PLEIKU, QUY_NHON, add_staff
 from tests.steps import declare, rows, vi
 
 # Commands anyone may send. /lienket and /nhanvien are open too: without a code they only explain.
@@ -39,7 +39,6 @@ EXPECTED: dict[str, frozenset[str]] = {  # by the Vietnamese name; an alias foll
 }
 ARGS = {"/tra": "0987654321", "/find": "0987654321"}  # the station A person's phone
 
-PLEIKU, QUY_NHON = "23575", "21583"
 # actor -> (user id, role or None); the citizen "100" is registered at station A (Pleiku) with an alert.
 ACTORS = {
     "none": ("200", None),
@@ -110,12 +109,9 @@ async def setup_actors(core: Core) -> dict[str, ChatDriver]:
     await register_at_station_a(chats["citizen"])
     await chats["citizen"].say("/khaibao")
     await declare(chats["citizen"], "37,8")  # an open alert at station A
-    async with core.db.session() as session:
-        pleiku, quy_nhon = await get_station(session, PLEIKU), await get_station(session, QUY_NHON)
-        for user_id, role, station in (("300", STAFF, pleiku), ("301", STAFF, quy_nhon), ("302", PROVINCE, None),
-                                       ("303", ADMIN, None)):
-            session.add(StaffMember(channel="telegram", user_id=user_id, role=role,
-                                    station_id=station.id if station else None))
+    for user_id, role, station in (("300", STAFF, PLEIKU), ("301", STAFF, QUY_NHON), ("302", PROVINCE, None),
+                                   ("303", ADMIN, None)):
+        await add_staff(core, user_id, role, station, name="")
     return chats
 
 

@@ -10,29 +10,11 @@ from health.triage import DANGER, NORMAL, WATCH
 from services.env import Core
 from storage.models import Alert
 from storage.outbox import claim_due, mark_retry, mark_sent
-from storage.stations import issue_bind_code
 from tests.conftest import ChatDriver, Clock, register
+from tests.factories import GROUP, OTHER_GROUP, QUY_NHON, bind_code, bind_group, group_chat
 from tests.steps import alerts, declarations, declare, outbox, rows, vi
 
-PLEIKU, QUY_NHON = "23575", "21583"
-GROUP, OTHER_GROUP = "-100500", "-100600"
 LEASE = timedelta(seconds=60)
-
-
-async def bind_code(core: Core, station: str = PLEIKU, ttl: timedelta = timedelta(hours=24)) -> str:
-    async with core.db.session() as session:
-        return await issue_bind_code(session, station, core.utcnow(), ttl)
-
-
-def staff(core: Core, user_id: str = "300", name: str = "Chị Hoa", chat_id: str = GROUP) -> ChatDriver:
-    return ChatDriver(core, user_id, chat_id=chat_id, chat_type="group", name=name)
-
-
-async def bound_group(core: Core, station: str = PLEIKU, chat_id: str = GROUP) -> ChatDriver:
-    group = staff(core, chat_id=chat_id)
-    await group.say(f"/lienket {await bind_code(core, station)}")
-    assert group.text().startswith("✅"), group.text()
-    return group
 
 
 async def registered(chat: ChatDriver) -> ChatDriver:
@@ -327,7 +309,7 @@ async def test_danger_reply_says_to_call_now(core: Core, chat: ChatDriver) -> No
 
 
 async def test_alert_goes_to_the_bound_group_only(core: Core, chat: ChatDriver) -> None:
-    group = await bound_group(core)
+    group = await bind_group(core)
     assert group.text() == vi("bind.ok", station="Phường Pleiku")
     await registered(chat)
     await declare(chat, "38,5", symptoms=["Sốt"], spo2="95", breathing="24", note="Đau đầu nhiều")
@@ -362,7 +344,7 @@ async def test_alert_of_a_dependent_says_declared_by_household(core: Core, chat:
 
 
 async def test_staff_take_and_resolve_an_alert(core: Core, chat: ChatDriver, clock: Clock) -> None:
-    hoa = await bound_group(core)
+    hoa = await bind_group(core)
     await registered(chat)
     await declare(chat, "37,5")
     [row] = await outbox(core)
@@ -379,7 +361,7 @@ async def test_staff_take_and_resolve_an_alert(core: Core, chat: ChatDriver, clo
     assert (alert.status, alert.acknowledged_by, alert.acknowledged_by_id) == ("acknowledged", "Chị Hoa", "300")
     assert core.to_local(alert.acknowledged_at).strftime("%H:%M") == "09:35"
 
-    minh = staff(core, "301", "Anh Minh")
+    minh = group_chat(core, "301", "Anh Minh")
     show_alert(minh, row.payload)  # his copy still shows both buttons
     clock.advance(minutes=1)
     await minh.press("Đã tiếp nhận")
@@ -402,7 +384,7 @@ async def test_staff_take_and_resolve_an_alert(core: Core, chat: ChatDriver, clo
 
 
 async def test_every_sent_copy_is_edited_once(core: Core, chat: ChatDriver) -> None:
-    hoa = await bound_group(core)
+    hoa = await bind_group(core)
     await registered(chat)
     await declare(chat, "37,5")
     [row] = await outbox(core)
@@ -414,15 +396,15 @@ async def test_every_sent_copy_is_edited_once(core: Core, chat: ChatDriver) -> N
 
 
 async def test_a_press_from_an_unbound_or_other_group_is_refused(core: Core, chat: ChatDriver) -> None:
-    await bound_group(core)
+    await bind_group(core)
     await registered(chat)
     await declare(chat, "37,5")
     [row] = await outbox(core)
-    stranger = staff(core, "400", "Người lạ", chat_id="-100999")
+    stranger = group_chat(core, "400", "Người lạ", chat_id="-100999")
     show_alert(stranger, row.payload)
     await stranger.press("Đã tiếp nhận")
     assert [(r.text, r.toast) for r in stranger.last] == [(vi("alert.not_allowed"), True)]
-    elsewhere = await bound_group(core, QUY_NHON, OTHER_GROUP)
+    elsewhere = await bind_group(core, QUY_NHON, OTHER_GROUP)
     show_alert(elsewhere, row.payload)
     await elsewhere.press("Đã xử lý")
     assert elsewhere.last[0].text == vi("alert.not_allowed")
@@ -447,7 +429,7 @@ async def test_an_admin_takes_an_alert_in_private(core: Core, chat: ChatDriver) 
 @pytest.mark.parametrize("payload", ["alert:ack:9999", "alert:xx:1", "alert:ack", "alert:ack:abc", "alert:",
                                      "alert:done:-1", "alert:ack:1:2"])
 async def test_a_forged_alert_payload_gets_a_clear_answer(core: Core, chat: ChatDriver, payload: str) -> None:
-    group = await bound_group(core)
+    group = await bind_group(core)
     await registered(chat)
     await declare(chat, "37,5")
     await group.send(button=payload, message_id="5")
@@ -458,17 +440,17 @@ async def test_a_forged_alert_payload_gets_a_clear_answer(core: Core, chat: Chat
 # --- binding a group ----------------------------------------------------------------------------------
 
 async def test_bind_code_unknown(core: Core) -> None:
-    group = staff(core)
+    group = group_chat(core)
     await group.say("/lienket ABCDEFGH")
     assert group.text() == vi("bind.unknown")
 
 
 async def test_bind_code_used(core: Core) -> None:
     code = await bind_code(core)
-    first = staff(core)
+    first = group_chat(core)
     await first.say(f"/lienket {code.lower()}")  # any case, as people copy it
     assert first.text() == vi("bind.ok", station="Phường Pleiku")
-    second = staff(core, "301", chat_id=OTHER_GROUP)
+    second = group_chat(core, "301", chat_id=OTHER_GROUP)
     await second.say(f"/bind {code}")
     assert second.text() == vi("bind.used")
 
@@ -476,13 +458,13 @@ async def test_bind_code_used(core: Core) -> None:
 async def test_bind_code_expired(core: Core, clock: Clock) -> None:
     code = await bind_code(core)
     clock.advance(hours=24, seconds=1)
-    group = staff(core)
+    group = group_chat(core)
     await group.say(f"/lienket {code}")
     assert group.text() == vi("bind.expired")
 
 
 async def test_bind_without_a_code_and_in_private(core: Core, chat: ChatDriver) -> None:
-    group = staff(core)
+    group = group_chat(core)
     await group.say("/lienket")
     assert group.text() == vi("bind.usage")
     await chat.say(f"/lienket {await bind_code(core)}")
@@ -491,13 +473,13 @@ async def test_bind_without_a_code_and_in_private(core: Core, chat: ChatDriver) 
 
 async def test_bind_with_the_bot_name_and_spaces(core: Core) -> None:
     code = await bind_code(core)
-    group = staff(core)
+    group = group_chat(core)
     await group.say(f"/lienket@cachly_bot {code[:4]} {code[4:]}")
     assert group.text() == vi("bind.ok", station="Phường Pleiku")
 
 
 async def test_group_chatter_is_ignored_and_private_commands_explained(core: Core) -> None:
-    group = staff(core)
+    group = group_chat(core)
     await group.say("chào cả nhà")
     assert group.last == []
     await group.say("/khaibao")

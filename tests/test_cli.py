@@ -2,49 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-from collections.abc import Callable
 from pathlib import Path
 
-import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-Cachly = Callable[..., subprocess.CompletedProcess[str]]
-UNITS_CSV = ROOT / "storage" / "data" / "gia-lai-2025-units.csv"
-
-
-@pytest.fixture
-def cachly(tmp_path: Path) -> Cachly:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CACHLY_")}
-    env.update(
-        PYTHONPATH=str(ROOT),
-        CACHLY_DATABASE_URL=f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}",
-    )
-
-    def run(*args: str, **extra_env: str) -> subprocess.CompletedProcess[str]:
-        # cwd=tmp_path: no stray .env of the developer is read.
-        return subprocess.run(
-            [sys.executable, "-m", "bot.cli", *args],
-            check=False,
-            cwd=tmp_path,
-            env={**env, **extra_env},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-
-    return run
-
-
-def one_error_line(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    return lines[0]
+from tests.conftest import UNITS_CSV, Cachly, one_error_line
 
 
 def test_station_import_twice_then_add(cachly: Cachly) -> None:

@@ -1,20 +1,15 @@
 """Operations from the command line: backup, purge, and the webhook flags' checks."""
 from __future__ import annotations
 
-import os
 import sqlite3
 import subprocess
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).parents[1]
+from tests.conftest import run_cachly, sqlite_url
 
 
-def cachly(*args: str, db: Path, **env: str) -> subprocess.CompletedProcess:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("CACHLY_")}
-    environment.update({"CACHLY_DATABASE_URL": f"sqlite+aiosqlite:///{db}", **env})
-    return subprocess.run([sys.executable, "-m", "bot.cli", *args], cwd=ROOT, env=environment,
-                          capture_output=True, text=True, timeout=120)
+def cachly(*args: str, db: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    return run_cachly(sqlite_url(db), *args, **env)
 
 
 def test_backup_makes_a_restorable_copy(tmp_path):

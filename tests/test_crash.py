@@ -41,17 +41,15 @@ from sqlmodel import select
 
 from locales import t
 from storage.db import Database
-from storage.migrate import upgrade
-from storage.models import Account, Alert, Declaration, GroupBinding, Outbox, Person, ProcessedUpdate, Station
-from storage.stations import import_units_csv
-from tests.conftest import _PERSONAL, UNITS_CSV
+from storage.models import Account, Alert, Declaration, GroupBinding, Outbox, Person, ProcessedUpdate
+from tests.conftest import _PERSONAL, Templates, sqlite_url
+from tests.factories import station_id
 from tests.fake_bot_api import JSON, FakeBotAPI
 
 REPO = Path(__file__).resolve().parents[1]
 T = TypeVar("T")
 ADMIN = 999
 GROUP = -100_555_001
-PLEIKU = "23575"
 START_TIMEOUT = 60.0  # a cold start imports python-telegram-bot, SQLAlchemy and migrates: seconds on a slow box
 REMINDER = t("vi", "remind.remind", slot="", names="").split("(")[0].strip()  # "⏰ Đến giờ khai báo sức khỏe"
 
@@ -166,13 +164,10 @@ class World:
                 assert not pattern.search(line), f"{what} in the bot's log: {line[:300]!r}"
 
 
-async def make_world(tmp_path: Path, tz: ZoneInfo, slots: str) -> AsyncIterator[World]:
+async def make_world(tmp_path: Path, templates: Templates, tz: ZoneInfo, slots: str) -> AsyncIterator[World]:
     db_file = tmp_path / "cachly.db"
-    url = f"sqlite+aiosqlite:///{db_file}"
-    await upgrade(url)
+    url = templates.copy(sqlite_url(db_file))
     db = Database(url)
-    async with db.session() as session:
-        await import_units_csv(session, UNITS_CSV)
     fake = FakeBotAPI()
     await fake.start()
     fake.user(ADMIN, "Quản trị")
@@ -226,11 +221,6 @@ async def seed_people(world: World, first_user: int, count: int, station_id: int
     return users
 
 
-async def station_id(world: World, code: str = PLEIKU) -> int:
-    async with world.db.session() as session:
-        return (await session.exec(select(Station.id).where(Station.code == code))).one()
-
-
 def reminders_per_chat(fake: FakeBotAPI) -> Counter[int]:
     counts: Counter[int] = Counter()
     for (chat, text), n in fake.deliveries().items():
@@ -249,15 +239,16 @@ ROUND_PEOPLE = 300
 
 
 @pytest.fixture
-async def round_world(tmp_path: Path) -> AsyncIterator[World]:
+async def round_world(tmp_path: Path, templates: Templates) -> AsyncIterator[World]:
     tz = noon_zone()
-    async for world in make_world(tmp_path, tz, slots=datetime.now(tz).strftime("%H:%M")):  # began this minute
+    began = datetime.now(tz).strftime("%H:%M")  # the slot began this minute
+    async for world in make_world(tmp_path, templates, tz, slots=began):
         yield world
 
 
 async def test_kill_9_during_a_reminder_round_sends_each_reminder_once(round_world: World) -> None:
     world, fake = round_world, round_world.fake
-    people = await seed_people(world, 400_000, ROUND_PEOPLE, await station_id(world))
+    people = await seed_people(world, 400_000, ROUND_PEOPLE, await station_id(world.db))
     reminded = lambda: len(reminders_per_chat(fake))  # noqa: E731 - read at each check
 
     await world.bot.start()  # its first scheduler tick runs the round: it queues, in batches, and delivers
@@ -392,8 +383,9 @@ def temperature(n: int) -> str:
 
 
 @pytest.fixture
-async def talk_world(tmp_path: Path) -> AsyncIterator[World]:
-    async for world in make_world(tmp_path, noon_zone(), slots="23:00"):  # no reminder due: conversations only
+async def talk_world(tmp_path: Path, templates: Templates) -> AsyncIterator[World]:
+    # No reminder due: conversations only.
+    async for world in make_world(tmp_path, templates, noon_zone(), slots="23:00"):
         yield world
 
 
@@ -408,7 +400,7 @@ def bot_messages(fake: FakeBotAPI, chats: list[int]) -> Callable[[], int]:
 
 async def test_kill_9_in_the_middle_of_conversations_loses_nothing_and_they_resume(talk_world: World) -> None:
     world, fake, rng = talk_world, talk_world.fake, random.Random(SEED)
-    pleiku = await station_id(world)
+    pleiku = await station_id(world.db)
     async with world.db.session() as session:
         session.add(GroupBinding(station_id=pleiku, channel="telegram", chat_id=str(GROUP)))
     fake.group(GROUP, "Trạm Y tế Phường Pleiku")

@@ -9,24 +9,11 @@ from __future__ import annotations
 import io
 
 import openpyxl
-from sqlmodel import select
 
 from services.spreadsheets import XLSX_MIME
-from storage.models import StaffMember, Station
-from tests import test_e2e_telegram
+from tests.factories import PLEIKU, add_staff, person_row, sheet_rows, xlsx
 from tests.fake_bot_api import JSON, FakeBotAPI
-from tests.test_e2e_telegram import CITIZEN, PLEIKU, STAFF_LAN, Harness, say, tap
-from tests.test_import import person_row, sheet_rows, xlsx
-
-harness = test_e2e_telegram.harness  # the bot against the fake Bot API, as a fixture of this module too
-
-
-async def make_staff(h: Harness, user_id: int, station: str = PLEIKU) -> None:
-    """What `/nhanvien CODE` leaves behind: a staff record of the station."""
-    async with h.core.db.session() as session:
-        station_id = (await session.exec(select(Station.id).where(Station.code == station))).one()
-        session.add(StaffMember(channel="telegram", user_id=str(user_id), name="Lan", role="staff",
-                                station_id=station_id))
+from tests.telegram_steps import CITIZEN, STAFF_LAN, Harness, say, tap
 
 
 async def next_document(fake: FakeBotAPI, chat: int, name_prefix: str, after: int) -> JSON:
@@ -36,7 +23,7 @@ async def next_document(fake: FakeBotAPI, chat: int, name_prefix: str, after: in
 
 async def test_import_invite_register_and_export_over_telegram(harness: Harness) -> None:
     fake = harness.fake
-    await make_staff(harness, STAFF_LAN)
+    await add_staff(harness.core, str(STAFF_LAN))  # what `/nhanvien CODE` leaves behind
 
     # The template.
     after = len(fake.sent(STAFF_LAN))
@@ -94,7 +81,7 @@ async def test_a_person_without_a_role_sending_a_file_is_refused(harness: Harnes
 
 async def test_a_photo_sent_as_a_file_gets_a_clear_answer(harness: Harness) -> None:
     fake = harness.fake
-    await make_staff(harness, STAFF_LAN)
+    await add_staff(harness.core, str(STAFF_LAN))  # what `/nhanvien CODE` leaves behind
     await fake.send_document(STAFF_LAN, "anh.jpg", b"\xff\xd8\xff\xe0 not a list", "image/jpeg")
     answer = await fake.wait_for_message(STAFF_LAN, lambda m: "Excel" in m["text"])
     assert "/maunhap" in answer["text"]

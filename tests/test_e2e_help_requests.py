@@ -5,14 +5,13 @@ from sqlmodel import select
 
 from storage.models import HelpMessage, HelpRequest
 from tests.fake_bot_api import JSON
-from tests.test_e2e_telegram import (  # noqa: F401 - harness is a fixture used by name
+from tests.telegram_steps import (
     CITIZEN,
     GROUP,
     STAFF_BINH,
     STAFF_LAN,
     Harness,
-    bind_group,
-    harness,
+    bind_group_via_telegram,
     register_via_telegram,
     say,
 )
@@ -31,9 +30,9 @@ async def stored(h: Harness) -> tuple[list[HelpRequest], list[HelpMessage]]:
     return requests, messages
 
 
-async def test_a_photo_request_is_answered_from_the_group_and_closed(harness: Harness) -> None:  # noqa: F811
+async def test_a_photo_request_is_answered_from_the_group_and_closed(harness: Harness) -> None:
     fake = harness.fake
-    await bind_group(harness)
+    await bind_group_via_telegram(harness)
     await register_via_telegram(fake)
 
     await say(fake, CITIZEN, "/phananh", "Bạn cần trạm y tế giúp gì?")

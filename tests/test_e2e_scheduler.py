@@ -11,19 +11,18 @@ from datetime import datetime
 from sqlmodel import select
 
 from storage.models import Outbox
+from tests.factories import at
 from tests.fake_bot_api import FakeBotAPI
-from tests.test_e2e_telegram import (  # noqa: F401
+from tests.telegram_steps import (
     CITIZEN,
     GROUP,
     Harness,
-    bind_group,
+    bind_group_via_telegram,
     checkin_via_telegram,
-    harness,
     newest_button,
     register_via_telegram,
     say,
 )
-from tests.test_scheduler import at
 
 HOA, CUONG = 1002, 1003
 REMIND, CHASE = "Đến giờ khai báo", "Nhắc lần 2"
@@ -59,12 +58,12 @@ async def all_delivered(h: Harness) -> None:
     h.bot.sender.start()
 
 
-async def test_a_day_of_reminders_lists_and_report_over_telegram(harness: Harness) -> None:  # noqa: F811
+async def test_a_day_of_reminders_lists_and_report_over_telegram(harness: Harness) -> None:
     h, fake = harness, harness.fake
     fake.user(HOA, "Hoa", "vi")
     fake.user(CUONG, "Cường", "vi")
     h.clock.set_local(at(7))
-    await bind_group(h)
+    await bind_group_via_telegram(h)
     await register_via_telegram(fake, CITIZEN, "Nguyễn Văn An")
     await register_via_telegram(fake, HOA, "Lê Thị Hoa", phone="0987 654 321")
     await register_via_telegram(fake, CUONG, "Phạm Văn Cường", phone="0901 111 222")
@@ -138,7 +137,7 @@ async def test_a_day_of_reminders_lists_and_report_over_telegram(harness: Harnes
     assert len([p for _, p in fake.calls("sendPhoto") if str(p["chat_id"]) == str(GROUP)]) == 1
 
 
-async def test_a_late_start_catches_up_with_one_reminder(harness: Harness) -> None:  # noqa: F811
+async def test_a_late_start_catches_up_with_one_reminder(harness: Harness) -> None:
     h, fake = harness, harness.fake
     h.clock.set_local(at(6))
     await register_via_telegram(fake, CITIZEN, "Nguyễn Văn An")

@@ -4,32 +4,24 @@ from __future__ import annotations
 
 from sqlmodel import select
 
-from storage.models import AuditEvent, Person, StaffMember
+from storage.models import AuditEvent, Person
 from storage.stations import get_station
+from tests.factories import PLEIKU, QUY_NHON, add_staff, bind_code
 from tests.fake_bot_api import JSON, FakeBotAPI
-from tests.test_e2e_telegram import (  # noqa: F401 - harness is a fixture used by name
+from tests.telegram_steps import (
     CITIZEN,
     GROUP,
     STAFF_BINH,
     STAFF_LAN,
     Harness,
-    bind_group,
-    harness,
+    bind_group_via_telegram,
     newest_button,
     register_via_telegram,
     say,
     tap,
 )
 
-QUY_NHON = "21583"
 QN_GROUP = -1005002
-
-
-async def make_staff(h: Harness, user_id: int, station: str, name: str) -> None:
-    async with h.core.db.session() as session:
-        station_id = (await get_station(session, station)).id
-        session.add(StaffMember(channel="telegram", user_id=str(user_id), name=name, role="staff",
-                                station_id=station_id))
 
 
 async def tap_in_place(fake: FakeBotAPI, user: int, label: str, expect: str) -> JSON:
@@ -39,14 +31,14 @@ async def tap_in_place(fake: FakeBotAPI, user: int, label: str, expect: str) -> 
     return await fake.wait_for_edit(user, msg["message_id"], lambda m: expect in m["text"])
 
 
-async def test_staff_list_open_a_card_extend_and_transfer(harness: Harness) -> None:  # noqa: F811
+async def test_staff_list_open_a_card_extend_and_transfer(harness: Harness) -> None:
     fake = harness.fake
-    await bind_group(harness)  # Phường Pleiku's group
+    await bind_group_via_telegram(harness)  # Phường Pleiku's group
     fake.group(QN_GROUP, "Trạm Y tế Phường Quy Nhơn")
-    code = await harness.bind_code(QUY_NHON)
+    code = await bind_code(harness.core, QUY_NHON)
     await say(fake, STAFF_BINH, f"/lienket {code}", "đã được liên kết", chat=QN_GROUP)
     await register_via_telegram(fake)
-    await make_staff(harness, STAFF_LAN, "23575", "Lan")
+    await add_staff(harness.core, str(STAFF_LAN), station=PLEIKU, name="Lan")
 
     # The lists: the new registration is under quarantine and has not declared today.
     menu = await say(fake, STAFF_LAN, "/danhsach", "Danh sách — Phường Pleiku")

@@ -12,11 +12,21 @@ import pytest
 from handlers.people_files import run_export
 from services.env import Core
 from storage.models import AuditEvent, Person
-from tests.conftest import UNITS_CSV, ChatDriver, Clock, register
+from tests.conftest import UNITS_CSV, Cachly, ChatDriver, Clock, one_error_line, register
+from tests.factories import (
+    ADMIN_USER,
+    NOBODY_USER,
+    PLEIKU,
+    QUY_NHON,
+    STAFF_USER,
+    TODAY,
+    VIEWER_USER,
+    add_person,
+    add_staff,
+    document,
+    sheet_rows,
+)
 from tests.steps import declare, rows
-from tests.test_cli import Cachly, cachly, one_error_line  # noqa: F401 - the fixture
-from tests.test_import import ADMIN, NOBODY, QUY_NHON, STAFF, VIEWER, add_member, document, sheet_rows
-from tests.test_scheduler import PLEIKU, TODAY, add_person
 
 PEOPLE_HEADER = ("Mã", "Họ tên", "Năm sinh", "Giới tính", "Điện thoại", "Số CCCD", "Địa chỉ", "Trạm y tế",
                  "Diện cách ly", "Ngày bắt đầu", "Ngày kết thúc", "Tình trạng", "Khai báo gần nhất", "Mức gần nhất",
@@ -42,8 +52,8 @@ async def station_with_people(core: Core, clock: Clock, chat: ChatDriver) -> Per
 
 @pytest.fixture
 async def staff(core: Core) -> ChatDriver:
-    await add_member(core, STAFF, "staff")
-    return ChatDriver(core, STAFF, name="Lan")
+    await add_staff(core, STAFF_USER)
+    return ChatDriver(core, STAFF_USER, name="Lan")
 
 
 async def test_staff_get_their_station_in_two_sheets(core: Core, clock: Clock, chat: ChatDriver,
@@ -79,12 +89,12 @@ async def test_the_export_is_audited(core: Core, clock: Clock, chat: ChatDriver,
     await staff.say("/export")
     [event] = await rows(core, AuditEvent, AuditEvent.action == "export.run")
     assert (event.entity_id, event.after) == (PLEIKU, {"format": "xlsx", "people": 2, "declarations": 2})
-    assert event.actor.startswith(f"telegram:{STAFF}")
+    assert event.actor.startswith(f"telegram:{STAFF_USER}")
 
 
 async def test_admins_get_the_province_or_a_station(core: Core, clock: Clock, chat: ChatDriver) -> None:
     await station_with_people(core, clock, chat)
-    admin = ChatDriver(core, ADMIN)
+    admin = ChatDriver(core, ADMIN_USER)
     await admin.say("/xuat")
     exported = document(admin.last, "cachly-toan-tinh")
     assert "toàn tỉnh" in admin.last[0].text
@@ -106,11 +116,11 @@ async def test_who_may_export_what(core: Core, clock: Clock, chat: ChatDriver, s
     assert "không có quyền" in staff.text() and staff.last[0].document is None
     await staff.say(f"/xuat {PLEIKU}")
     assert document(staff.last, "cachly-")
-    await add_member(core, VIEWER, "province", None)
-    viewer = ChatDriver(core, VIEWER)
+    await add_staff(core, VIEWER_USER, "province", None)
+    viewer = ChatDriver(core, VIEWER_USER)
     await viewer.say(f"/xuat {QUY_NHON}")
     assert document(viewer.last, "cachly-")
-    nobody = ChatDriver(core, NOBODY)
+    nobody = ChatDriver(core, NOBODY_USER)
     await nobody.say("/xuat")
     assert "không có quyền" in nobody.text() and nobody.last[-1].document is None
     refused = await rows(core, AuditEvent, AuditEvent.action == "access.refused")
@@ -119,7 +129,7 @@ async def test_who_may_export_what(core: Core, clock: Clock, chat: ChatDriver, s
 
 async def test_english_speaking_staff_get_english_headers(core: Core, clock: Clock, chat: ChatDriver) -> None:
     await station_with_people(core, clock, chat)
-    await add_member(core, "502", "staff")
+    await add_staff(core, "502")
     english = ChatDriver(core, "502", language_code="en")
     await english.say("/export")
     book = openpyxl.load_workbook(io.BytesIO(document(english.last, "cachly-").content))
@@ -148,7 +158,7 @@ async def test_an_empty_station_exports_headers_only(core: Core, staff: ChatDriv
     assert TODAY.year == 2026
 
 
-def test_cachly_export(cachly: Cachly, tmp_path: Path) -> None:  # noqa: F811
+def test_cachly_export(cachly: Cachly, tmp_path: Path) -> None:
     assert cachly("station", "import", str(UNITS_CSV)).returncode == 0
     result = cachly("export", "--station", PLEIKU, "--format", "csv", "--output", str(tmp_path / "out.csv"))
     assert result.returncode == 0, result.stderr

@@ -35,11 +35,9 @@ from chat.messages import Incoming
 from handlers.pipeline import handle
 from locales import t
 from services.env import Core
-from storage.migrate import upgrade
 from storage.models import Account, Alert, Declaration, GroupBinding, Outbox, Person
 from storage.outbox import enqueue
-from storage.stations import import_units_csv
-from tests.conftest import UNITS_CSV, Clock
+from tests.conftest import Clock
 from tests.fake_bot_api import FakeBotAPI
 
 # python-telegram-bot warns at every 429 that retry_after becomes a timedelta (bot.telegram reads both)
@@ -79,9 +77,7 @@ def silent(uid: int) -> bool:
 
 
 async def seed(core: Core, people: int) -> tuple[list[int], dict[int, int]]:
-    """Stations, one staff group for each of the first GROUPS, and the people: registered yesterday."""
-    async with core.db.session() as session:
-        await import_units_csv(session, UNITS_CSV)
+    """One staff group for each of the first GROUPS stations, and the people: registered yesterday."""
     registered = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
     users = [FIRST_USER + i for i in range(people)]
     groups = {station: FIRST_GROUP - station for station in range(1, GROUPS + 1)}
@@ -102,14 +98,13 @@ async def seed(core: Core, people: int) -> tuple[list[int], dict[int, int]]:
 
 
 @pytest.fixture
-async def town(db_url: str) -> AsyncIterator[Town]:
+async def town(seeded_db_url: str) -> AsyncIterator[Town]:
     clock = Clock(SLOT)
     fake = FakeBotAPI()
     await fake.start()
     fake.user(ADMIN, "Quản trị")
-    settings = load_settings(telegram_token=fake.token, telegram_base_url=fake.base_url, database_url=db_url,
-                             admin_ids=[ADMIN])
-    await upgrade(db_url)
+    settings = load_settings(telegram_token=fake.token, telegram_base_url=fake.base_url,
+                             database_url=seeded_db_url, admin_ids=[ADMIN])
     core = build_core(settings, clock=clock)
     users, groups = await seed(core, PEOPLE)
     for uid in users:

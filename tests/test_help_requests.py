@@ -6,13 +6,11 @@ import pytest
 from chat.messages import Attachment, Reply
 from services.env import Core
 from storage.audit import history
-from storage.models import AuditEvent, HelpMessage, HelpRequest, Outbox, StaffMember
+from storage.models import AuditEvent, HelpMessage, HelpRequest, Outbox
 from storage.outbox import mark_sent
-from storage.stations import get_station
 from tests.conftest import ChatDriver, Clock, register
-from tests.steps import outbox, people, rows, vi
-from tests.test_checkin import GROUP, OTHER_GROUP, PLEIKU, QUY_NHON, bound_group, staff
-from tests.test_household import add_dependent
+from tests.factories import GROUP, OTHER_GROUP, QUY_NHON, add_staff, bind_group, group_chat, sent_to
+from tests.steps import add_dependent, people, rows, vi
 
 PERSON_CHAT = "100"
 PHOTO = "AgACAgUAAxkBAAIBQ2ZmZmZmZmZmZmZm"
@@ -27,10 +25,6 @@ async def requests_(core: Core) -> list[HelpRequest]:
 
 async def messages(core: Core) -> list[HelpMessage]:
     return await rows(core, HelpMessage)
-
-
-async def posts_to(core: Core, chat_id: str) -> list[Outbox]:
-    return [row for row in await outbox(core) if row.chat_id == chat_id]
 
 
 async def sent(core: Core, row: Outbox, message_id: str) -> None:
@@ -54,13 +48,6 @@ async def press_on(driver: ChatDriver, row: Outbox, label: str, message_id: str)
     return await driver.send(button=payload, message_id=message_id)
 
 
-async def add_staff(core: Core, user_id: str, role: str = "staff", station: str | None = PLEIKU,
-                    name: str = "") -> None:
-    async with core.db.session() as session:
-        station_id = (await get_station(session, station)).id if station else None
-        session.add(StaffMember(channel="telegram", user_id=user_id, name=name, role=role, station_id=station_id))
-
-
 async def ask_for_help(chat: ChatDriver, text: str = "Nhà tôi hết thuốc hạ sốt, nhờ trạm giúp.") -> None:
     await chat.say("/phananh")
     assert chat.text() == vi("helpreq.ask"), chat.text()
@@ -75,7 +62,7 @@ async def refused_actions(core: Core) -> list[AuditEvent]:
 
 
 async def test_request_answer_done_round_trip(core: Core, chat: ChatDriver, clock: Clock) -> None:
-    hoa = await bound_group(core)
+    hoa = await bind_group(core)
     await register(chat)
     await ask_for_help(chat)
     [request] = await requests_(core)
@@ -85,7 +72,7 @@ async def test_request_answer_done_round_trip(core: Core, chat: ChatDriver, cloc
     assert (message.sender, message.text, message.photo_id) == ("person", "Nhà tôi hết thuốc hạ sốt, nhờ trạm giúp.",
                                                                 None)
 
-    [row] = await posts_to(core, GROUP)
+    [row] = await sent_to(core, GROUP)
     post = Reply.from_payload(row.payload)
     for shown in (f"#{request.id}", "Nguyễn Văn An", "46 tuổi", "0912345678", "12 Lê Lợi, tổ 3", "Phường Pleiku",
                   "Nhà tôi hết thuốc hạ sốt"):
@@ -100,7 +87,7 @@ async def test_request_answer_done_round_trip(core: Core, chat: ChatDriver, cloc
     [prompt] = hoa.last
     assert prompt.force_reply and prompt.chat_id is None  # in the group the button was pressed in
     assert prompt.text.startswith(f"Nhập câu trả lời cho phản ánh #{request.id} của Nguyễn Văn An:")
-    assert await posts_to(core, PERSON_CHAT) == []  # nothing reaches the person before the answer
+    assert await sent_to(core, PERSON_CHAT) == []  # nothing reaches the person before the answer
 
     await hoa.say("Chiều nay trạm mang thuốc tới nhà, anh chờ nhé.")
     assert hoa.text() == vi("helpreq.answer_sent", id=request.id, name="Nguyễn Văn An")
@@ -109,11 +96,11 @@ async def test_request_answer_done_round_trip(core: Core, chat: ChatDriver, cloc
     answer = (await messages(core))[-1]
     assert (answer.sender, answer.staff_name, answer.text) == ("staff", "Chị Hoa",
                                                                "Chiều nay trạm mang thuốc tới nhà, anh chờ nhé.")
-    [to_person] = await posts_to(core, PERSON_CHAT)
+    [to_person] = await sent_to(core, PERSON_CHAT)
     assert to_person.payload["text"].startswith(f"💬 Trạm y tế trả lời phản ánh #{request.id} (Nguyễn Văn An):")
     assert "Chiều nay trạm mang thuốc tới nhà" in to_person.payload["text"]
     await hoa.say("cả nhóm ơi, trưa nay họp nhé")  # the answer is given: the group's chatter stays in the group
-    assert hoa.last == [] and len(await posts_to(core, PERSON_CHAT)) == 1
+    assert hoa.last == [] and len(await sent_to(core, PERSON_CHAT)) == 1
 
     clock.advance(minutes=50)
     await press_on(hoa, row, "Đã xong", "41")
@@ -122,7 +109,7 @@ async def test_request_answer_done_round_trip(core: Core, chat: ChatDriver, cloc
     assert (edit.chat_id, edit.edit_id, edit.buttons) == (GROUP, "41", [])
     assert edit.text.startswith(post.text) and edit.text.endswith("✅ Đã xong: Chị Hoa lúc 10:30")
     assert (await requests_(core))[0].status == "done"
-    done = (await posts_to(core, PERSON_CHAT))[-1]
+    done = (await sent_to(core, PERSON_CHAT))[-1]
     assert done.payload["text"] == vi("helpreq.to_person.done", id=request.id, name="Nguyễn Văn An")
 
     events = await history_of(core, request.id)
@@ -140,10 +127,10 @@ async def history_of(core: Core, request_id: int) -> list[AuditEvent]:
 
 
 async def test_pressing_on_a_done_request_says_so(core: Core, chat: ChatDriver) -> None:
-    hoa = await bound_group(core)
+    hoa = await bind_group(core)
     await register(chat)
     await ask_for_help(chat)
-    [row] = await posts_to(core, GROUP)
+    [row] = await sent_to(core, GROUP)
     await press_on(hoa, row, "Đã xong", "1")
     [request] = await requests_(core)
     for label in ("Đã xong", "Trả lời"):
@@ -156,7 +143,7 @@ async def test_the_edit_reaches_every_sent_copy_in_the_channel(core: Core, chat:
     """Without a group, the admins get the request; each copy loses its buttons when it is done."""
     await register(chat)
     await ask_for_help(chat)
-    [row] = await posts_to(core, "999")
+    [row] = await sent_to(core, "999")
     await sent(core, row, "12")
     admin = ChatDriver(core, "999", name="Quản trị")
     await press_on(admin, row, "Đã xong", "12")
@@ -168,7 +155,7 @@ async def test_the_edit_reaches_every_sent_copy_in_the_channel(core: Core, chat:
 
 
 async def test_a_photo_with_a_caption_is_forwarded_by_its_id(core: Core, chat: ChatDriver) -> None:
-    hoa = await bound_group(core)
+    hoa = await bind_group(core)
     await register(chat)
     await chat.say("/phananh")
     await chat.send(text="Con tôi nổi mẩn đỏ", photo_id=PHOTO)
@@ -176,7 +163,7 @@ async def test_a_photo_with_a_caption_is_forwarded_by_its_id(core: Core, chat: C
     assert chat.text() == vi("helpreq.sent", id=request.id, station="Phường Pleiku")
     [message] = await messages(core)
     assert (message.text, message.photo_id) == ("Con tôi nổi mẩn đỏ", PHOTO)
-    [row] = await posts_to(core, GROUP)
+    [row] = await sent_to(core, GROUP)
     post = Reply.from_payload(row.payload)
     assert post.photo_id == PHOTO and "Con tôi nổi mẩn đỏ" in post.text and "Nguyễn Văn An" in post.text
     assert labels(post) == ["💬 Trả lời", "✅ Đã xong"]
@@ -188,34 +175,34 @@ async def test_a_photo_with_a_caption_is_forwarded_by_its_id(core: Core, chat: C
 
 
 async def test_a_photo_alone_is_enough(core: Core, chat: ChatDriver) -> None:
-    await bound_group(core)
+    await bind_group(core)
     await register(chat)
     await chat.say("/phananh")
     await chat.send(text="", photo_id=PHOTO)
     [message] = await messages(core)
     assert (message.text, message.photo_id) == ("", PHOTO)
-    post = Reply.from_payload((await posts_to(core, GROUP))[0].payload)
+    post = Reply.from_payload((await sent_to(core, GROUP))[0].payload)
     assert vi("helpreq.post.photo_only") in post.text and post.photo_id == PHOTO
 
 
 async def test_a_long_caption_goes_in_a_second_message(core: Core, chat: ChatDriver) -> None:
-    await bound_group(core)
+    await bind_group(core)
     await register(chat)
     await chat.say("/phananh")
     await chat.send(text="Tôi cần giúp. " * 70, photo_id=PHOTO)  # 980 characters: too long with the header
-    photo, text = [Reply.from_payload(r.payload) for r in await posts_to(core, GROUP)]
+    photo, text = [Reply.from_payload(r.payload) for r in await sent_to(core, GROUP)]
     assert photo.photo_id == PHOTO and photo.buttons == [] and len(photo.text) < 100
     assert text.photo_id is None and "Tôi cần giúp. Tôi cần giúp." in text.text and labels(text)
 
 
 async def test_staff_may_answer_with_a_photo(core: Core, chat: ChatDriver) -> None:
-    hoa = await bound_group(core)
+    hoa = await bind_group(core)
     await register(chat)
     await ask_for_help(chat)
-    [row] = await posts_to(core, GROUP)
+    [row] = await sent_to(core, GROUP)
     await press_on(hoa, row, "Trả lời", "1")
     await hoa.send(text="Đơn thuốc của anh", photo_id="AgAC-prescription")
-    to_person = Reply.from_payload((await posts_to(core, PERSON_CHAT))[0].payload)
+    to_person = Reply.from_payload((await sent_to(core, PERSON_CHAT))[0].payload)
     assert to_person.photo_id == "AgAC-prescription" and "Đơn thuốc của anh" in to_person.text
 
 
@@ -253,7 +240,7 @@ async def test_not_registered_people_are_told_to_register(core: Core, chat: Chat
 
 
 async def test_a_text_given_with_the_command_is_sent_at_once(core: Core, chat: ChatDriver) -> None:
-    await bound_group(core)
+    await bind_group(core)
     await register(chat)
     await chat.say("/phananh Cần giấy xác nhận hoàn thành cách ly")
     [request] = await requests_(core)
@@ -271,7 +258,7 @@ async def test_a_request_sent_mid_checkin_repeats_the_checkin_question(core: Cor
 
 
 async def test_a_household_account_picks_for_whom(core: Core, chat: ChatDriver) -> None:
-    await bound_group(core)
+    await bind_group(core)
     await register(chat)
     await add_dependent(chat)
     await chat.say("/phananh")
@@ -284,12 +271,12 @@ async def test_a_household_account_picks_for_whom(core: Core, chat: ChatDriver) 
     dependent = (await people(core))[1]
     assert request.person_id == dependent.id
     assert (await messages(core))[0].text == "Bà tôi ho nhiều"
-    post = Reply.from_payload((await posts_to(core, GROUP))[0].payload)
+    post = Reply.from_payload((await sent_to(core, GROUP))[0].payload)
     assert "Trần Thị Bình" in post.text and vi("helpreq.post.by_household") in post.text
 
 
 async def test_a_new_message_while_open_joins_the_same_thread(core: Core, chat: ChatDriver) -> None:
-    hoa = await bound_group(core)
+    hoa = await bind_group(core)
     await register(chat)
     await ask_for_help(chat)
     [request] = await requests_(core)
@@ -300,12 +287,12 @@ async def test_a_new_message_while_open_joins_the_same_thread(core: Core, chat: 
     assert len(await requests_(core)) == 1
     assert [m.text for m in await messages(core)] == ["Nhà tôi hết thuốc hạ sốt, nhờ trạm giúp.",
                                                       "Tôi quên nói: cần thêm khẩu trang"]
-    first, second = [Reply.from_payload(r.payload) for r in await posts_to(core, GROUP)]
+    first, second = [Reply.from_payload(r.payload) for r in await sent_to(core, GROUP)]
     assert second.text.startswith(vi("helpreq.post.title_more", id=request.id))
     assert payloads(second) == payloads(first)
     assert [e.action for e in await history_of(core, request.id)] == ["request.new", "request.followup"]
 
-    await press_on(hoa, (await posts_to(core, GROUP))[1], "Đã xong", "2")
+    await press_on(hoa, (await sent_to(core, GROUP))[1], "Đã xong", "2")
     await ask_for_help(chat, "Cần giấy xác nhận")  # after done: a new request
     assert [r.id for r in await requests_(core)] == [request.id, request.id + 1]
 
@@ -314,15 +301,15 @@ async def test_a_new_message_while_open_joins_the_same_thread(core: Core, chat: 
 
 
 async def test_presses_outside_the_station_are_refused_and_recorded(core: Core, chat: ChatDriver) -> None:
-    await bound_group(core)
+    await bind_group(core)
     await register(chat)
     await ask_for_help(chat)
-    [row] = await posts_to(core, GROUP)
+    [row] = await sent_to(core, GROUP)
     await add_staff(core, "701", station=QUY_NHON)
     await add_staff(core, "702", role="province", station=None)
     pressers = [
-        staff(core, "400", "Người lạ", chat_id="-100999"),  # a group bound to nothing
-        await bound_group(core, QUY_NHON, OTHER_GROUP),  # another station's group
+        group_chat(core, "400", "Người lạ", chat_id="-100999"),  # a group bound to nothing
+        await bind_group(core, QUY_NHON, OTHER_GROUP),  # another station's group
         ChatDriver(core, "500"),  # someone in private
         ChatDriver(core, "701"),  # staff of another station
         ChatDriver(core, "702"),  # a province viewer: reads, does not act
@@ -337,10 +324,10 @@ async def test_presses_outside_the_station_are_refused_and_recorded(core: Core, 
 
 
 async def test_station_staff_and_admins_may_answer_in_private(core: Core, chat: ChatDriver) -> None:
-    await bound_group(core)
+    await bind_group(core)
     await register(chat)
     await ask_for_help(chat)
-    [row] = await posts_to(core, GROUP)
+    [row] = await sent_to(core, GROUP)
     await add_staff(core, "600", name="Chị Mai")
     mai = ChatDriver(core, "600", name="Mai")
     await press_on(mai, row, "Trả lời", "5")
@@ -356,7 +343,7 @@ async def test_station_staff_and_admins_may_answer_in_private(core: Core, chat: 
 @pytest.mark.parametrize("payload", ["req:answer:999", "req:zzz:1", "req:answer", "req:done:abc", "req:",
                                      "req:done:-1", "req:done:1:2", "req:done:99999999999999999999"])
 async def test_a_forged_request_payload_gets_a_clear_answer(core: Core, chat: ChatDriver, payload: str) -> None:
-    group = await bound_group(core)
+    group = await bind_group(core)
     await register(chat)
     await ask_for_help(chat)
     await group.send(button=payload, message_id="5")
@@ -365,10 +352,10 @@ async def test_a_forged_request_payload_gets_a_clear_answer(core: Core, chat: Ch
 
 
 async def test_a_bad_answer_is_asked_again_and_cancel_in_the_group_drops_it(core: Core, chat: ChatDriver) -> None:
-    hoa = await bound_group(core)
+    hoa = await bind_group(core)
     await register(chat)
     await ask_for_help(chat)
-    [row] = await posts_to(core, GROUP)
+    [row] = await sent_to(core, GROUP)
     await press_on(hoa, row, "Trả lời", "1")
     await hoa.say("z" * 1200)
     error, prompt = hoa.last
@@ -381,7 +368,7 @@ async def test_a_bad_answer_is_asked_again_and_cancel_in_the_group_drops_it(core
     assert hoa.text() == vi("requests.group_cancelled")
     await hoa.say("Chị em ơi ai đi phát thuốc?")
     assert hoa.last == []
-    assert await posts_to(core, PERSON_CHAT) == [] and (await requests_(core))[0].status == "new"
+    assert await sent_to(core, PERSON_CHAT) == [] and (await requests_(core))[0].status == "new"
     await hoa.say("/huy")
     assert hoa.text() == vi("requests.group_nothing")
 
@@ -436,21 +423,21 @@ async def test_the_list_is_refused_to_people_without_a_role(core: Core, chat: Ch
 
 
 async def test_a_bound_group_lists_its_station_requests(core: Core, chat: ChatDriver) -> None:
-    hoa = await bound_group(core)
+    hoa = await bind_group(core)
     await two_stations_with_requests(core, chat)
     await hoa.say("/phananhmo")
     title, thread = hoa.last
     assert title.text == vi("requests.title", count=1) and payloads(thread) == ["req:answer:1", "req:done:1"]
-    stranger = staff(core, "400", "Người lạ", chat_id="-100999")
+    stranger = group_chat(core, "400", "Người lạ", chat_id="-100999")
     await stranger.say("/requests")
     assert stranger.text() == vi("report.not_bound")
 
 
 async def test_a_thread_shows_answers_and_its_status(core: Core, chat: ChatDriver) -> None:
-    hoa = await bound_group(core)
+    hoa = await bind_group(core)
     await register(chat)
     await ask_for_help(chat, "Cần thuốc")
-    [row] = await posts_to(core, GROUP)
+    [row] = await sent_to(core, GROUP)
     await press_on(hoa, row, "Trả lời", "1")
     await hoa.say("Trạm mang tới ngay")
     await chat.say("/phananh")

@@ -7,20 +7,7 @@ from health.triage import DANGER, NORMAL
 from services.env import Core
 from storage.models import Declaration
 from tests.conftest import ChatDriver, register
-from tests.steps import declarations, declare, people, rows, vi
-
-
-async def add_dependent(chat: ChatDriver, name: str = "Trần Thị Bình", year: str = "1950",
-                        gender: str = "Nữ", category: str = "F1") -> None:
-    await chat.say("/nguoithan")
-    assert chat.text() == vi("ask.name.other"), chat.text()
-    await chat.say(name)
-    await chat.say(year)
-    await chat.press(gender)
-    await chat.press(category)
-    await chat.press("Hôm nay")
-    assert chat.text().startswith(vi("household.summary_title")), chat.text()
-    await chat.press("Xác nhận")
+from tests.steps import add_dependent, declarations, declare, people, rows, vi
 
 
 async def test_household_needs_a_registration_first(core: Core, chat: ChatDriver) -> None:

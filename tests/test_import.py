@@ -21,40 +21,29 @@ from chat.messages import Attachment, Reply
 from locales import catalog
 from services.env import Core
 from services.spreadsheets import COLUMNS, XLSX_MIME, header_key
-from storage.models import AuditEvent, Invitation, Person, StaffMember
-from tests.conftest import UNITS_CSV, ChatDriver
+from storage.models import AuditEvent, Invitation, Person
+from tests.conftest import UNITS_CSV, Cachly, ChatDriver, one_error_line
+from tests.factories import (
+    ADMIN_USER,
+    HEADER,
+    NOBODY_USER,
+    PLEIKU,
+    QUY_NHON,
+    STAFF_USER,
+    TODAY,
+    VIEWER_USER,
+    add_person,
+    add_staff,
+    document,
+    documents,
+    person_row,
+    sheet_rows,
+    station_id,
+    xlsx,
+)
 from tests.steps import rows
-from tests.test_cli import Cachly, cachly, one_error_line  # noqa: F401 - the fixture
-from tests.test_scheduler import PLEIKU, TODAY, add_person, station_id
 
-QUY_NHON = "21583"
-HEADER = [c.header for c in COLUMNS]
-STAFF, ADMIN, VIEWER, NOBODY = "501", "999", "601", "100"
-
-
-# --- helpers (also used by the other file tests) ---------------------------------------------------------
-
-
-def person_row(i: int, **changes: object) -> list[object]:
-    """A valid row in the template's column order; distinct phone and CCCD per i."""
-    values = {"full_name": "Trần Thị Bình", "birth_year": 1975, "gender": "Nữ", "phone": f"09{i:08d}",
-              "id_number": f"0640{i:08d}", "address": "5 Hùng Vương, tổ 2", "category": "F1",
-              "start_date": "27/11/2026", "station_code": "", "decision_number": ""}
-    values.update(changes)
-    return [values[c.field] for c in COLUMNS]
-
-
-def xlsx(*data: list[object], header: list[object] | None = None, title: str | None = None) -> bytes:
-    book = openpyxl.Workbook()
-    sheet = book.active
-    if title:
-        sheet.append([title])
-    sheet.append(HEADER if header is None else header)
-    for row in data:
-        sheet.append(row)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
+# --- helpers ------------------------------------------------------------------------------------------------
 
 
 def csv_bytes(*data: list[object], delimiter: str = ",", bom: bool = True, header: list[object] | None = None,
@@ -78,38 +67,16 @@ def windows_1258(text: str) -> bytes:
     return bytes(out)
 
 
-def sheet_rows(content: bytes, sheet: int | str = 0) -> list[tuple]:
-    book = openpyxl.load_workbook(io.BytesIO(content))
-    ws = book.worksheets[sheet] if isinstance(sheet, int) else book[sheet]
-    return list(ws.iter_rows(values_only=True))
-
-
-def documents(replies: list[Reply]) -> dict[str, Attachment]:
-    return {r.document.file_name: r.document for r in replies if r.document is not None}
-
-
-def document(replies: list[Reply], prefix: str) -> Attachment:
-    found = [d for name, d in documents(replies).items() if name.startswith(prefix)]
-    assert len(found) == 1, list(documents(replies))
-    return found[0]
-
-
-async def add_member(core: Core, user_id: str, role: str, station: str | None = PLEIKU) -> None:
-    sid = await station_id(core, station) if station else None
-    async with core.db.session() as session:
-        session.add(StaffMember(channel="telegram", user_id=user_id, name="Lan", role=role, station_id=sid))
-
-
 @pytest.fixture
 async def staff(core: Core) -> ChatDriver:
     """Lan, staff of Phường Pleiku, in private chat with the bot."""
-    await add_member(core, STAFF, "staff")
-    return ChatDriver(core, STAFF, name="Lan")
+    await add_staff(core, STAFF_USER)
+    return ChatDriver(core, STAFF_USER, name="Lan")
 
 
 @pytest.fixture
 def admin(core: Core) -> ChatDriver:
-    return ChatDriver(core, ADMIN, name="Quản trị")
+    return ChatDriver(core, ADMIN_USER, name="Quản trị")
 
 
 async def send_file(chat: ChatDriver, name: str, content: bytes, mime: str = XLSX_MIME,
@@ -196,7 +163,7 @@ async def test_the_import_is_audited_with_counts_only(core: Core, staff: ChatDri
     await send_file(staff, "ds.xlsx", xlsx(person_row(1), person_row(2, phone="123"), []))
     [event] = await rows(core, AuditEvent, AuditEvent.action == "import.run")
     assert event.after == {"accepted": 1, "rejected": 1, "empty": 0, "stations": [PLEIKU]}
-    assert event.actor.startswith(f"telegram:{STAFF}") and event.entity_id == PLEIKU
+    assert event.actor.startswith(f"telegram:{STAFF_USER}") and event.entity_id == PLEIKU
     assert "Bình" not in str(event.after) and "09000" not in str(event.after)
 
 
@@ -402,8 +369,8 @@ async def test_a_station_code_typed_as_a_number(core: Core, admin: ChatDriver) -
 
 
 async def test_who_may_import(core: Core) -> None:
-    await add_member(core, VIEWER, "province", None)
-    for user in (NOBODY, VIEWER):
+    await add_staff(core, VIEWER_USER, "province", None)
+    for user in (NOBODY_USER, VIEWER_USER):
         chat = ChatDriver(core, user)
         await send_file(chat, "ds.xlsx", xlsx(person_row(1)))
         assert "không có quyền" in chat.text()
@@ -411,8 +378,8 @@ async def test_who_may_import(core: Core) -> None:
         assert "không có quyền" in chat.text() and not documents(chat.last)
     assert not await invitations(core)
     refused = await rows(core, AuditEvent, AuditEvent.action == "access.refused")
-    assert {(e.actor.split(" ")[0], e.entity_id) for e in refused} >= {(f"telegram:{NOBODY}", "import"),
-                                                                       (f"telegram:{VIEWER}", "import")}
+    assert {(e.actor.split(" ")[0], e.entity_id) for e in refused} >= {(f"telegram:{NOBODY_USER}", "import"),
+                                                                       (f"telegram:{VIEWER_USER}", "import")}
 
 
 async def test_a_file_sent_mid_registration_is_not_read_and_the_question_repeated(chat: ChatDriver) -> None:
@@ -472,7 +439,7 @@ async def test_ten_thousand_rows(core: Core, staff: ChatDriver) -> None:
 # --- the CLI --------------------------------------------------------------------------------------------
 
 
-def test_cachly_import_prints_a_summary_writes_the_files_and_shows_progress(cachly: Cachly,  # noqa: F811
+def test_cachly_import_prints_a_summary_writes_the_files_and_shows_progress(cachly: Cachly,
                                                                             tmp_path: Path) -> None:
     assert cachly("station", "import", str(UNITS_CSV)).returncode == 0
     yesterday = date.today() - timedelta(days=1)  # the CLI runs on the real clock
@@ -493,7 +460,7 @@ def test_cachly_import_prints_a_summary_writes_the_files_and_shows_progress(cach
     assert again.returncode == 0 and "0 accepted, 2500 rejected" in again.stdout  # all known, or no station
 
 
-def test_cachly_import_problems_are_one_line(cachly: Cachly, tmp_path: Path) -> None:  # noqa: F811
+def test_cachly_import_problems_are_one_line(cachly: Cachly, tmp_path: Path) -> None:
     assert cachly("station", "import", str(UNITS_CSV)).returncode == 0
     missing = cachly("import", str(tmp_path / "none.xlsx"), "--bot", "b")
     assert missing.returncode == 2 and "file not found" in missing.stderr

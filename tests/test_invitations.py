@@ -7,8 +7,8 @@ from services.env import Core
 from storage.invitations import CODE_LENGTH, create_invitations, find_invitation, link
 from storage.models import AuditEvent, ConversationState, Invitation, Person
 from tests.conftest import ChatDriver, Clock, register
+from tests.factories import PLEIKU, TODAY, station_id
 from tests.steps import rows
-from tests.test_scheduler import PLEIKU, TODAY, station_id
 
 DATA = {"full_name": "Trần Thị Bình", "birth_year": 1975, "gender": "female", "phone": "0905111222",
         "id_number": "064175000123", "address": "5 Hùng Vương, tổ 2", "category": "f1", "start_date": "2026-11-27",

@@ -6,6 +6,7 @@ from sqlmodel import func, select
 from chat.messages import Incoming
 from handlers.pipeline import handle
 from storage.models import Account, ProcessedUpdate
+from tests.factories import PLEIKU
 
 
 def update(text: str, update_id: str) -> Incoming:
@@ -58,7 +59,7 @@ async def test_two_staff_pressing_at_once_in_two_processes_act_once_and_one_is_t
 
     await register(chat)
     async with core.db.session() as session:
-        code = await issue_bind_code(session, "23575", core.utcnow())
+        code = await issue_bind_code(session, PLEIKU, core.utcnow())
     await ChatDriver(core, "501", chat_id="-100900", chat_type="group", name="Lan").say(f"/lienket {code}")
     await chat.say("/khaibao")
     await declare(chat, temperature="39", spo2="93")
@@ -83,7 +84,7 @@ async def test_bind_codes_cannot_be_guessed_five_wrong_tries_an_hour(core, clock
     from tests.conftest import ChatDriver
 
     async with core.db.session() as session:
-        good = await issue_bind_code(session, "23575", core.utcnow())
+        good = await issue_bind_code(session, PLEIKU, core.utcnow())
     guesser = ChatDriver(core, "666", chat_id="-100666", chat_type="group")
     for guess in range(5):
         await guesser.say(f"/lienket WRONG{guess:03d}")

@@ -7,9 +7,7 @@ from datetime import date
 import pytest
 
 from chat import parse
-
-TODAY = date(2026, 11, 29)
-
+from tests.factories import TODAY
 
 # --- temperatures -------------------------------------------------------------------------------------
 

@@ -8,10 +8,10 @@ import pytest
 from sqlmodel import select
 
 from services.env import Core
-from storage.models import HelpRequest, Outbox, Person, PersonNote, Station
+from storage.models import HelpRequest, Person, PersonNote, Station
 from storage.roles import PROVINCE
 from tests.conftest import ChatDriver
-from tests.station_helpers import (
+from tests.factories import (
     PLEIKU,
     QUY_NHON,
     TODAY,
@@ -25,8 +25,10 @@ from tests.station_helpers import (
     labels,
     local,
     payloads,
+    sent_to,
     staff_chat,
     station_id,
+    texts,
 )
 
 F1_END = TODAY + timedelta(days=13)  # 12/12/2026
@@ -40,19 +42,13 @@ async def lan(core: Core) -> ChatDriver:
 
 @pytest.fixture
 async def an(core: Core) -> int:
-    return await add_person(core, "Nguyễn Văn An", phone="0912345678", id_number="001234567890",
-                            external_id="100")
+    return (await add_person(core, "Nguyễn Văn An", phone="0912345678", id_number="001234567890",
+                            chat_id="100")).id
 
 
 async def open_card(chat: ChatDriver, person_id: int) -> str:
     await chat.send(button=f"card:{person_id}", message_id="5")
     return chat.text()
-
-
-async def outbox_to(core: Core, chat_id: str) -> list[str]:
-    async with core.db.session() as session:
-        rows = (await session.exec(select(Outbox).where(Outbox.chat_id == chat_id).order_by(Outbox.id))).all()
-    return [row.payload["text"] for row in rows]
 
 
 # --- what the card shows -------------------------------------------------------------------------------
@@ -74,8 +70,8 @@ async def test_the_card_shows_the_last_ten_declarations_alerts_requests(core: Co
                                                                          an: int) -> None:
     for n in range(12):
         day = TODAY - timedelta(days=6 - n // 2)
-        await add_declaration(core, an, "normal", day=day, hour=8 if n % 2 == 0 else 15)
-    await add_declaration(core, an, "watch", hour=9, temperature=38.2, symptoms=("cough", "fever"), spo2=97)
+        await add_declaration(core, an, tier="normal", day=day, hour=8 if n % 2 == 0 else 15)
+    await add_declaration(core, an, tier="watch", hour=9, temperature=38.2, symptoms=("cough", "fever"), spo2=97)
     await add_alert(core, an, "watch", status="acknowledged", taken_by="Hoa", at=local(TODAY, 9))
     async with core.db.session() as session:
         person = await session.get(Person, an)
@@ -91,8 +87,8 @@ async def test_the_card_shows_the_last_ten_declarations_alerts_requests(core: Co
 
 async def test_the_card_names_who_declares_for_a_household_member(core: Core, lan: ChatDriver, an: int) -> None:
     account = (await get(core, Person, an)).account_id
-    mother = await add_person(core, "Trần Thị Bình", gender="female", birth_year=1950, account_id=account,
-                              is_self=False, phone="0912345678")
+    mother = (await add_person(core, "Trần Thị Bình", gender="female", birth_year=1950, account_id=account,
+                              is_self=False, phone="0912345678")).id
     text = await open_card(lan, mother)
     assert "Khai hộ bởi: Nguyễn Văn An (0912345678)" in text and "Nữ" in text
 
@@ -120,7 +116,7 @@ async def test_end_early_asks_first_then_sets_today(core: Core, lan: ChatDriver,
 
 
 async def test_end_early_of_a_quarantine_ending_today(core: Core, lan: ChatDriver) -> None:
-    person = await add_person(core, "Lê Văn Cường", start=TODAY - timedelta(days=13))
+    person = (await add_person(core, "Lê Văn Cường", start=TODAY - timedelta(days=13))).id
     await lan.send(button=f"pa:endok:{person}")
     assert "không cần kết thúc sớm" in lan.text()
     assert await audit_events(core, "person.end_early") == []
@@ -160,7 +156,7 @@ async def test_extend_moves_the_end_date_records_and_tells_the_person(core: Core
     [event] = await audit_events(core, "person.extend")
     assert event.before == {"end_date": "2026-12-12"} and event.after == {"end_date": "2026-12-17", "days": 5}
     assert ["📅 Trạm y tế đã cập nhật thời gian cách ly của Nguyễn Văn An: đến hết ngày 17/12/2026. "
-            "Bạn tiếp tục khai báo sức khỏe hằng ngày nhé."] == await outbox_to(core, "100")
+            "Bạn tiếp tục khai báo sức khỏe hằng ngày nhé."] == texts(await sent_to(core, "100"))
     assert "Lan đã gia hạn 5 ngày, ngày cuối 12/12/2026 → 17/12/2026" in await open_card(lan, an)
 
 
@@ -173,7 +169,7 @@ async def test_extend_can_be_cancelled(core: Core, lan: ChatDriver, an: int) -> 
 
 
 async def test_opening_another_card_drops_a_half_typed_action(core: Core, lan: ChatDriver, an: int) -> None:
-    other = await add_person(core, "Lê Văn Cường")
+    other = (await add_person(core, "Lê Văn Cường")).id
     await lan.send(button=f"pa:ext:{an}")
     await open_card(lan, other)
     await lan.say("5")
@@ -208,11 +204,11 @@ async def test_change_category_recomputes_the_end_date(core: Core, lan: ChatDriv
     [event] = await audit_events(core, "person.category")
     assert event.before == {"category": "f1", "end_date": "2026-12-12"}
     assert event.after == {"category": "f2", "end_date": "2026-12-05"}
-    assert "05/12/2026" in (await outbox_to(core, "100"))[0]
+    assert "05/12/2026" in texts(await sent_to(core, "100"))[0]
 
 
 async def test_a_shorter_category_already_over_says_the_record_closes(core: Core, lan: ChatDriver) -> None:
-    person = await add_person(core, "Lê Văn Cường", start=TODAY - timedelta(days=10))
+    person = (await add_person(core, "Lê Văn Cường", start=TODAY - timedelta(days=10))).id
     await lan.send(button=f"pa:cat:{person}:f2")
     assert "đã qua, nên hồ sơ sẽ được kết thúc ngay" in lan.text()
 
@@ -275,10 +271,10 @@ async def test_transfer_moves_the_person_and_tells_the_new_station_and_the_perso
     assert (await get(core, Person, an)).station_id == quy_nhon
     from storage.models import Alert
     assert (await get(core, Alert, alert)).station_id == quy_nhon  # an open alert follows the person
-    [notice] = await outbox_to(core, "-200")
+    [notice] = texts(await sent_to(core, "-200"))
     assert "Hồ sơ chuyển đến Phường Quy Nhơn (từ Phường Pleiku, do Lan chuyển)" in notice
     assert "Nguyễn Văn An, 46 tuổi · 📞 0912345678" in notice
-    [told] = await outbox_to(core, "100")
+    [told] = texts(await sent_to(core, "100"))
     assert "đã được chuyển về Phường Quy Nhơn" in told
     [event] = await audit_events(core, "person.transfer")
     assert event.before["station"] == PLEIKU and event.after["station"] == QUY_NHON
@@ -297,7 +293,7 @@ async def test_transfer_without_a_group_goes_to_the_admins(core: Core, lan: Chat
     await lan.send(button=f"pa:xfer:{an}")
     await lan.say("quy nhon")
     await lan.press("Phường Quy Nhơn")
-    assert "Hồ sơ chuyển đến Phường Quy Nhơn" in (await outbox_to(core, "999"))[0]
+    assert "Hồ sơ chuyển đến Phường Quy Nhơn" in texts(await sent_to(core, "999"))[0]
 
 
 # --- mark reviewed, notes ------------------------------------------------------------------------------
@@ -345,7 +341,7 @@ async def test_a_note_of_exactly_500_characters_is_kept(core: Core, lan: ChatDri
 
 
 async def test_a_completed_record_takes_notes_and_reviews_only(core: Core, lan: ChatDriver) -> None:
-    person = await add_person(core, "Võ Thị Phương", start=TODAY - timedelta(days=20), status="completed")
+    person = (await add_person(core, "Võ Thị Phương", start=TODAY - timedelta(days=20), status="completed")).id
     text = await open_card(lan, person)
     assert "đã kết thúc cách ly" in text
     assert labels(lan) == ["👁 Đã xem", "📝 Ghi chú"]

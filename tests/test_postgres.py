@@ -14,11 +14,9 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Coroutine, Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import aiohttp
@@ -39,10 +37,9 @@ from storage.leases import acquire, current_holder, release
 from storage.migrate import upgrade
 from storage.models import Account, Outbox, OutboxStatus, Person, Station
 from storage.outbox import claim_due, enqueue
-from storage.stations import import_units_csv
-from tests.conftest import TZ, UNITS_CSV, Clock
+from tests.conftest import TZ, Clock, Templates, run_apart, seed_stations, sqlite_url
 from tests.fake_bot_api import FakeBotAPI
-from tests.test_webhook import SECRET, free_port
+from tests.telegram_steps import SECRET, free_port
 
 POSTGRES_URL = os.environ.get("CACHLY_TEST_POSTGRES_URL")
 NO_POSTGRES = ("PostgreSQL not configured: set CACHLY_TEST_POSTGRES_URL=postgresql+asyncpg://USER@HOST:5432/DB "
@@ -54,13 +51,6 @@ T0 = datetime(2026, 11, 29, 2, 0, tzinfo=UTC)
 
 
 # --- databases: SQLite per test, PostgreSQL per module ---------------------------------------------------------
-
-
-def run_apart(coroutine: Coroutine[Any, Any, Any]) -> Any:
-    """Run a coroutine to the end on a loop of its own, from a fixture that is not async (module-scoped ones
-    outlive the tests' loops; a parametrised one chooses its backend with getfixturevalue)."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
 
 
 async def _on_server(statement: str) -> None:
@@ -77,12 +67,7 @@ async def _on_server(statement: str) -> None:
 
 async def _prepare(url: str) -> None:
     await upgrade(url)
-    db = Database(url)
-    try:
-        async with db.session() as session:
-            await import_units_csv(session, UNITS_CSV)
-    finally:
-        await db.dispose()
+    await seed_stations(url)
 
 
 @pytest.fixture(scope="module")
@@ -120,12 +105,10 @@ def postgres_url(postgres_database: str) -> str:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+def url(request: pytest.FixtureRequest, tmp_path: Path, templates: Templates) -> str:
     """The same test on a SQLite file and on PostgreSQL."""
     if request.param == "sqlite":
-        path = f"sqlite+aiosqlite:///{tmp_path / 'cachly.db'}"
-        run_apart(_prepare(path))
-        return path
+        return templates.copy(sqlite_url(tmp_path / "cachly.db"))
     return request.getfixturevalue("postgres_url")
 
 
@@ -319,10 +302,8 @@ async def test_a_standby_process_takes_over_polling_when_the_poller_stops_renewi
 
 
 async def test_a_poller_that_cannot_reach_the_database_stops_before_its_lease_could_run_out(
-        tmp_path: Path, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
-    db_url = f"sqlite+aiosqlite:///{tmp_path / 'cachly.db'}"
-    await upgrade(db_url)
-    db, polling, now = Database(db_url), Polling(), [100.0]
+        migrated_db_url: str, clock: Clock, monkeypatch: pytest.MonkeyPatch) -> None:
+    db, polling, now = Database(migrated_db_url), Polling(), [100.0]
     lease = PollerLease(core_on(db, clock), polling.start, polling.stop, TTL, monotonic=lambda: now[0])
     try:
         await lease.step()

@@ -9,6 +9,7 @@ from scheduler.runner import Scheduler
 from storage.models import Account, Declaration, DeletionRequest, Outbox, Person
 from storage.stations import issue_bind_code
 from tests.conftest import ChatDriver, register
+from tests.factories import PLEIKU
 
 
 async def person(core) -> Person:
@@ -45,7 +46,7 @@ async def test_retention_anonymises_a_completed_quarantine_after_30_days_only(co
 async def test_deletion_request_is_confirmed_by_the_station_group_and_the_person_told(core, chat):
     await register(chat)
     async with core.db.session() as session:
-        code = await issue_bind_code(session, "23575", core.utcnow())  # Pleiku's station
+        code = await issue_bind_code(session, PLEIKU, core.utcnow())  # Pleiku's station
     group = ChatDriver(core, "501", chat_id="-100777", chat_type="group", name="Lan")
     await group.say(f"/lienket {code}")
     await chat.say("/xoadulieu")

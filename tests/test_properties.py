@@ -25,9 +25,9 @@ from conversations.runtime import Flow
 from handlers import dispatch
 from services.env import Core
 from tests.conftest import ChatDriver
+from tests.factories import OTHER_GROUP
 from tests.property_helpers import (
     ENTRIES,
-    OTHER_GROUP,
     ErrorLog,
     Outcomes,
     Snapshot,

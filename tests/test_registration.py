@@ -9,19 +9,10 @@ from health.rules import load_rules
 from locales import t
 from services.env import Core
 from storage.db import Database
-from storage.models import ConversationState, Person
+from storage.models import ConversationState
 from tests.conftest import TZ, ChatDriver, Clock, register
-
-TODAY = date(2026, 11, 29)
-
-
-def vi(key: str, **params: object) -> str:
-    return t("vi", key, **params)
-
-
-async def people(core: Core) -> list[Person]:
-    async with core.db.session() as session:
-        return list((await session.exec(select(Person).order_by(Person.id))).all())
+from tests.factories import TODAY
+from tests.steps import people, vi
 
 
 async def state_of(core: Core) -> ConversationState | None:

@@ -10,8 +10,8 @@ from services.env import Core
 from storage.db import Database
 from storage.models import Account
 from tests.conftest import TZ, ChatDriver, Clock, register
+from tests.factories import add_person, at, sent_to, tick
 from tests.steps import rows, vi
-from tests.test_scheduler import add_person, at, sent_to, tick
 
 
 async def stored_times(core: Core, user: str = "100") -> list | None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import base64
 import io
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 import pytest
 from sqlmodel import select
@@ -11,23 +11,24 @@ from sqlmodel import select
 from scheduler.closing import closing_round
 from services.env import Core
 from services.reports import HISTORY_DAYS, chart_png, figures, report_replies, report_text
-from storage.models import Alert, Outbox, Person, Station
-from tests.conftest import TZ, ChatDriver, Clock
+from storage.models import Outbox, Person, Station
+from tests.conftest import ChatDriver, Clock
+from tests.factories import (
+    IA_GRAI,
+    QUY_NHON,
+    TODAY,
+    add_alert,
+    add_declaration,
+    add_person,
+    at,
+    bind_group,
+    sent_to,
+    station_id,
+    tick,
+)
 from tests.steps import rows, vi
-from tests.test_scheduler import TODAY, add_declaration, add_person, at, bind_group, sent_to, station_id, tick
 
-QUY_NHON, IA_GRAI = "21583", "23764"
 YESTERDAY, TOMORROW = TODAY - timedelta(days=1), TODAY + timedelta(days=1)
-
-
-def utc(local: datetime) -> datetime:
-    return local.replace(tzinfo=TZ).astimezone(UTC)
-
-
-async def add_alert(core: Core, person: Person, tier: str, local: datetime, status: str = "open") -> None:
-    async with core.db.session() as session:
-        session.add(Alert(person_id=person.id, station_id=person.station_id, tier=tier, status=status,
-                          created_at=utc(local)))
 
 
 async def known_data_set(core: Core, clock: Clock) -> None:
@@ -45,13 +46,13 @@ async def known_data_set(core: Core, clock: Clock) -> None:
     await add_declaration(core, binh, TODAY, "08:00", tier="watch")
     await add_declaration(core, cuong, TODAY, "15:00", tier="danger")
     await add_declaration(core, phuc, TODAY, "08:00")
-    await add_alert(core, binh, "watch", at(8, 10))
-    await add_alert(core, cuong, "danger", at(15, 5), status="acknowledged")
-    await add_alert(core, dung, "watch", at(10, day=YESTERDAY))  # still open from yesterday
-    await add_alert(core, em, "silent", at(23, 30, day=YESTERDAY), status="resolved")  # late yesterday
-    await add_alert(core, an, "watch", at(3, day=first_day), status="resolved")  # early on the chart's first day
+    await add_alert(core, binh, "watch", at=at(8, 10))
+    await add_alert(core, cuong, "danger", at=at(15, 5), status="acknowledged")
+    await add_alert(core, dung, "watch", at=at(10, day=YESTERDAY))  # still open from yesterday
+    await add_alert(core, em, "silent", at=at(23, 30, day=YESTERDAY), status="resolved")  # late yesterday
+    await add_alert(core, an, "watch", at=at(3, day=first_day), status="resolved")  # early on the chart's first day
     qn = [await add_person(core, f"Quy Nhơn {i}", f"40{i}", station=QUY_NHON, start=YESTERDAY) for i in range(3)]
-    await add_alert(core, qn[0], "silent", at(0, 30))  # just after midnight: today's
+    await add_alert(core, qn[0], "silent", at=at(0, 30))  # just after midnight: today's
     ia = await add_person(core, "Ia Grai 1", "501", station=IA_GRAI, start=YESTERDAY)
     await add_declaration(core, ia, TODAY, "15:00")
     clock.set_local(at(17))
@@ -146,8 +147,8 @@ async def reports(core: Core, group: str) -> list[Outbox]:
 
 async def test_the_report_round_sends_each_bound_group_its_report_once_a_day(core: Core, clock: Clock) -> None:
     clock.set_local(at(7))
-    await bind_group(core, "-5001")
-    await bind_group(core, "-7001", station="PROVINCE", staff="502")
+    await bind_group(core, chat_id="-5001")
+    await bind_group(core, "PROVINCE", "-7001", user_id="502")
     await add_person(core, "An", "301", start=YESTERDAY)
     await tick(core, clock, at(17, 29))
     assert await reports(core, "-5001") == [] and await reports(core, "-7001") == []
@@ -172,7 +173,7 @@ async def test_the_report_round_sends_each_bound_group_its_report_once_a_day(cor
 
 async def test_a_bot_that_starts_after_the_report_time_still_reports_that_day(core: Core, clock: Clock) -> None:
     clock.set_local(at(7))
-    await bind_group(core, "-5001")
+    await bind_group(core, chat_id="-5001")
     await tick(core, clock, at(21))
     assert len(await reports(core, "-5001")) == 2
 
@@ -181,7 +182,7 @@ async def test_a_bot_that_starts_after_the_report_time_still_reports_that_day(co
 
 
 async def test_baocao_in_a_bound_group_gives_the_report_with_its_chart(core: Core, clock: Clock) -> None:
-    staff = await bind_group(core, "-5001")
+    staff = await bind_group(core, chat_id="-5001")
     await add_person(core, "An", "301", start=YESTERDAY)
     await staff.say("/baocao")
     text, chart = staff.last

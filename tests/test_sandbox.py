@@ -14,11 +14,7 @@ from bot.sandbox import CHANNEL, STAFF, Sandbox
 from health.rules import load_rules
 from services.env import Core
 from storage.db import Database
-from storage.migrate import upgrade
-from storage.stations import import_units_csv
-from tests.conftest import TZ, UNITS_CSV, Clock
-
-ROOT = Path(__file__).parents[1]
+from tests.conftest import ROOT, TZ, Clock
 
 # What a person types, from the consent question (asked by the sandbox's own /start) to the staff's tap.
 REGISTRATION = [
@@ -52,12 +48,9 @@ async def scripted(lines: list[str]) -> AsyncIterator[str]:
 
 
 @pytest.fixture
-async def sandbox_core(db_url: str, clock: Clock) -> AsyncIterator[Core]:
+async def sandbox_core(seeded_db_url: str, clock: Clock) -> AsyncIterator[Core]:
     """A core whose staff console is the sandbox terminal, as `cachly sandbox` builds it."""
-    await upgrade(db_url)
-    db = Database(db_url)
-    async with db.session() as session:
-        await import_units_csv(session, UNITS_CSV)
+    db = Database(seeded_db_url)
     yield Core(db, load_rules(), TZ, admin_chats=[], clock=clock, staff_console=(CHANNEL, STAFF))
     await db.dispose()
 

@@ -8,13 +8,11 @@ import asyncio
 import os
 import uuid
 from collections import Counter
-from collections.abc import Sequence
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import update
 from sqlalchemy.engine import make_url
-from sqlmodel import select
 
 from bot.settings import SettingsError, load_settings
 from health.rules import load_rules
@@ -23,122 +21,22 @@ from scheduler.runner import Scheduler
 from services.env import Core
 from storage.db import Database
 from storage.migrate import downgrade, upgrade
-from storage.models import Account, Alert, Claim, Declaration, Outbox, Person, Station
-from storage.stations import import_units_csv, issue_bind_code
-from tests.conftest import TZ, UNITS_CSV, ChatDriver, Clock
-from tests.steps import declare, rows, vi
+from storage.models import Alert, Claim, Declaration, Outbox, Person
+from tests.conftest import TZ, Clock, seed_stations
+from tests.factories import (
+    TODAY,
+    add_declaration,
+    add_person,
+    at,
+    bind_group,
+    buttons,
+    sent_to,
+    texts,
+    tick,
+)
+from tests.steps import add_dependent, checkin, declare, register_at, rows, vi
 
-PLEIKU = "23575"  # Phường Pleiku, the station "pleiku" finds
-TODAY = date(2026, 11, 29)
 POSTGRES_URL = os.environ.get("CACHLY_TEST_POSTGRES_URL")
-
-
-# --- helpers (also used by test_report.py) ----------------------------------------------------------------
-
-
-def at(hour: int, minute: int = 0, day: date = TODAY) -> datetime:
-    return datetime(day.year, day.month, day.day, hour, minute)
-
-
-async def tick(core: Core, clock: Clock, local: datetime) -> dict[str, int]:
-    clock.set_local(local)
-    return await Scheduler(core).tick()
-
-
-async def station_id(core: Core, code: str = PLEIKU) -> int:
-    async with core.db.session() as session:
-        return (await session.exec(select(Station.id).where(Station.code == code))).one()
-
-
-async def add_person(core: Core, name: str, chat_id: str, *, start: date = TODAY, end: date | None = None,
-                     status: str = "active", phone: str = "0912000000", station: str = PLEIKU,
-                     language: str = "vi", is_self: bool = True, registered: datetime | None = None) -> Person:
-    """A person inserted directly (bulk cases); the account is created or reused by its chat id.
-    Registered (local time) by default the evening before the quarantine started."""
-    registered = registered or datetime.combine(start - timedelta(days=1), time(20))
-    sid = await station_id(core, station)
-    async with core.db.session() as session:
-        account = (await session.exec(select(Account).where(Account.channel == "telegram",
-                                                            Account.external_id == chat_id))).first()
-        if account is None:
-            account = Account(channel="telegram", external_id=chat_id, language=language)
-            session.add(account)
-            await session.flush()
-        person = Person(account_id=account.id, is_self=is_self, full_name=name, birth_year=1980, gender="male",
-                        phone=phone, station_id=sid, address="1 Lê Lợi", category="f1", start_date=start,
-                        end_date=end or start + timedelta(days=13), status=status,
-                        created_at=registered.replace(tzinfo=TZ).astimezone(UTC))
-        session.add(person)
-        await session.flush()
-        return person
-
-
-async def add_declaration(core: Core, person: Person, day: date, slot: str = "08:00", tier: str = "normal") -> None:
-    async with core.db.session() as session:
-        session.add(Declaration(person_id=person.id, account_id=person.account_id, day=day, slot=slot,
-                                temperature=36.8, tier=tier))
-
-
-async def sent_to(core: Core, chat_id: str) -> list[Outbox]:
-    return await rows(core, Outbox, Outbox.chat_id == chat_id)
-
-
-def texts(messages: Sequence[Outbox]) -> list[str]:
-    return [m.payload["text"] for m in messages]
-
-
-def buttons(message: Outbox) -> list[tuple[str, str]]:
-    return [(label, data) for row in message.payload.get("buttons", []) for label, data in row]
-
-
-async def bind_group(core: Core, group: str, station: str = PLEIKU, staff: str = "501") -> ChatDriver:
-    """A staff group bound with /lienket, as staff would do it."""
-    async with core.db.session() as session:
-        code = await issue_bind_code(session, station, core.utcnow())
-    staff_chat = ChatDriver(core, staff, chat_id=group, chat_type="group", name="Lan")
-    await staff_chat.say(f"/lienket {code}")
-    assert "liên kết" in staff_chat.text(), staff_chat.text()
-    return staff_chat
-
-
-async def register_at(core: Core, clock: Clock, user: str, name: str, local: datetime,
-                      phone: str = "0912 345 678") -> ChatDriver:
-    clock.set_local(local)
-    chat = ChatDriver(core, user)
-    await chat.say("/start")
-    await chat.press("Đồng ý")
-    await chat.say(name)
-    await chat.say("1980")
-    await chat.press("Nam")
-    await chat.say(phone)
-    await chat.press("Bỏ qua")
-    await chat.say("pleiku")
-    await chat.press(chat.buttons()[0].label)
-    await chat.say("12 Lê Lợi, tổ 3")
-    await chat.press("F1 (tiếp xúc gần)")
-    await chat.press("Hôm nay")
-    await chat.press("Xác nhận")
-    assert "Đăng ký xong" in chat.text(), chat.text()
-    return chat
-
-
-async def checkin(chat: ChatDriver, who: str | None = None) -> None:
-    await chat.say("/khaibao")
-    if who is not None:
-        await chat.press(who)
-    await declare(chat)
-    assert "Đã ghi nhận" in chat.text(), chat.text()
-
-
-async def add_dependent(chat: ChatDriver, name: str = "Trần Thị Bình") -> None:
-    await chat.say("/nguoithan")
-    await chat.say(name)
-    await chat.say("1950")
-    await chat.press("Nữ")
-    await chat.press("F1")
-    await chat.press("Hôm nay")
-    await chat.press("Xác nhận")
-    assert name in chat.text(), chat.text()
 
 
 # --- reminder rounds: people in each state ------------------------------------------------------------------
@@ -301,7 +199,7 @@ async def test_the_second_reminder_comes_exactly_n1_minutes_after_the_slot(core:
 
 async def test_the_station_group_gets_one_list_of_the_silent_at_n2(core: Core, clock: Clock) -> None:
     clock.set_local(at(7))
-    await bind_group(core, "-5001")
+    await bind_group(core, chat_id="-5001")
     an = await register_at(core, clock, "100", "Nguyễn Văn An", at(7), phone="0912 345 678")
     await register_at(core, clock, "101", "Lê Thị Hoa", at(7, 5), phone="0987 654 321")
     await register_at(core, clock, "102", "Phạm Văn Cường", at(7, 10), phone="0901 111 222")
@@ -328,7 +226,7 @@ async def test_the_silent_list_leaves_out_who_chose_a_later_reminder_time(core: 
     """At 12:00 the list names who had both reminders by then: a 9:00 reminder (chased at 11:00) is listed,
     a 10:30 one (chased at 12:30) is not late yet."""
     clock.set_local(at(7))
-    await bind_group(core, "-5001")
+    await bind_group(core, chat_id="-5001")
     for chat_id, name, phone, chosen in (("100", "Nguyễn Văn An", "0912 345 678", "9:00"),
                                           ("101", "Lê Thị Hoa", "0987 654 321", "10:30")):
         chat = await register_at(core, clock, chat_id, name, at(7), phone=phone)
@@ -539,10 +437,7 @@ async def test_two_schedulers_on_one_postgresql_database_remind_each_person_once
     url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     try:
         await upgrade(url)
-        db = Database(url)
-        async with db.session() as session:
-            await import_units_csv(session, UNITS_CSV)
-        await db.dispose()
+        await seed_stations(url)
         await _two_schedulers_remind_each_person_once(url, clock)
     finally:
         try:

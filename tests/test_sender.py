@@ -7,19 +7,16 @@ from datetime import timedelta
 from sqlmodel import select
 
 from delivery.sender import MAX_ATTEMPTS, Moved, OutboxSender, RetryLater, Undeliverable
-from storage.models import GroupBinding, Outbox
+from storage.models import GroupBinding
 from storage.outbox import claim_due, enqueue
+from tests.factories import PLEIKU, QUY_NHON
+from tests.steps import outbox
 
 
 async def queue(core, *chats: str) -> None:
     async with core.db.session() as session:
         for n, chat in enumerate(chats):
             enqueue(session, "telegram", chat, {"text": f"m{n}", "buttons": []}, now=core.utcnow())
-
-
-async def rows(core) -> list[Outbox]:
-    async with core.db.session() as session:
-        return list((await session.exec(select(Outbox).order_by(Outbox.id))).all())
 
 
 async def test_a_slow_chat_does_not_hold_up_the_others_and_order_is_kept_per_chat(core):
@@ -40,7 +37,7 @@ async def test_a_slow_chat_does_not_hold_up_the_others_and_order_is_kept_per_cha
     release.set()
     assert await round_ == 4
     assert [d for d in delivered if d[0] == "slow"] == [("slow", "m0"), ("slow", "m1")]
-    assert {r.status for r in await rows(core)} == {"sent"}
+    assert {r.status for r in await outbox(core)} == {"sent"}
 
 
 async def test_retry_after_waits_as_asked_and_the_message_is_sent_later(core, clock):
@@ -54,12 +51,12 @@ async def test_retry_after_waits_as_asked_and_the_message_is_sent_later(core, cl
 
     sender = OutboxSender(core, "telegram", deliver)
     assert await sender.run_once() == 1
-    (row,) = await rows(core)
+    (row,) = await outbox(core)
     assert row.status == "pending" and row.attempts == 1 and "retry after 30" in row.last_error
     assert await sender.run_once() == 0  # not due yet
     clock.advance(seconds=31)
     assert await sender.run_once() == 1
-    (row,) = await rows(core)
+    (row,) = await outbox(core)
     assert row.status == "sent" and row.sent_message_id == "77" and row.attempts == 2
 
 
@@ -70,7 +67,7 @@ async def test_undeliverable_is_recorded_with_its_reason(core):
         raise Undeliverable("Forbidden: bot was blocked by the user")
 
     await OutboxSender(core, "telegram", deliver).run_once()
-    (row,) = await rows(core)
+    (row,) = await outbox(core)
     assert row.status == "failed" and "blocked" in row.last_error
 
 
@@ -83,7 +80,7 @@ async def test_other_errors_back_off_and_give_up_only_after_many_attempts(core, 
     sender = OutboxSender(core, "telegram", deliver)
     for attempt in range(1, MAX_ATTEMPTS + 1):
         assert await sender.run_once() == 1, attempt
-        (row,) = await rows(core)
+        (row,) = await outbox(core)
         clock.advance(seconds=301)
     assert row.status == "failed" and row.attempts == MAX_ATTEMPTS and row.last_error == "ConnectionError"
 
@@ -121,13 +118,13 @@ async def test_a_person_who_blocked_the_bot_is_marked_unreachable_and_the_statio
     async with core.db.session() as session:
         account = (await session.exec(select(Account).where(Account.external_id == "100"))).one()
     assert account.unreachable_at is not None and "blocked" in account.unreachable_reason
-    person_rows = [r for r in await rows(core) if r.chat_id == "100"]
+    person_rows = [r for r in await outbox(core) if r.chat_id == "100"]
     assert [r.status for r in person_rows] == ["failed", "failed"]  # nothing more is tried on that chat
-    notices = [r for r in await rows(core) if r.chat_id == "999"]  # no group: the admin is told
+    notices = [r for r in await outbox(core) if r.chat_id == "999"]  # no group: the admin is told
     assert len(notices) == 1 and "0912345678" in notices[0].payload["text"]
     assert "Không liên lạc được" in notices[0].payload["text"]
     await sender.run_once()  # the admin's notice goes out; the person is not told twice
-    assert len([r for r in await rows(core) if r.chat_id == "999"]) == 1
+    assert len([r for r in await outbox(core) if r.chat_id == "999"]) == 1
     await chat.say("/start")  # they write again: reachable again
     async with core.db.session() as session:
         account = (await session.exec(select(Account).where(Account.external_id == "100"))).one()
@@ -147,8 +144,8 @@ async def test_staff_see_what_could_not_be_delivered_to_their_station_only(core,
 
     await OutboxSender(core, "telegram", deliver).run_once()
     async with core.db.session() as session:
-        pleiku = await get_station(session, "23575")
-        other = await get_station(session, "21583")
+        pleiku = await get_station(session, PLEIKU)
+        other = await get_station(session, QUY_NHON)
         session.add(StaffMember(channel="telegram", user_id="301", role="staff", station_id=pleiku.id))
         session.add(StaffMember(channel="telegram", user_id="302", role="staff", station_id=other.id))
     mine, theirs, citizen = ChatDriver(core, "301"), ChatDriver(core, "302"), ChatDriver(core, "303")
@@ -179,7 +176,7 @@ async def test_a_chat_with_a_new_id_takes_its_queued_messages_and_a_binding_ther
     assert sorted(tried) == ["-41", "-41", "other"]  # the second, in hand already, is refused too
     assert await sender.run_once() == 2  # both of the old chat's messages, at once, at the new id
     assert tried[3:] == ["-10041", "-10041"]
-    assert [(r.chat_id, r.status) for r in await rows(core)] == [("-10041", "sent")] * 2 + [("other", "sent")]
+    assert [(r.chat_id, r.status) for r in await outbox(core)] == [("-10041", "sent")] * 2 + [("other", "sent")]
     async with core.db.session() as session:
         bindings = (await session.exec(select(GroupBinding.chat_id, GroupBinding.station_id))).all()
     assert [tuple(b) for b in bindings] == [("-10041", 2)]

@@ -9,7 +9,7 @@ from services.env import Core
 from storage.models import Alert, Person
 from storage.roles import ADMIN, PROVINCE
 from tests.conftest import ChatDriver, register
-from tests.station_helpers import (
+from tests.factories import (
     PLEIKU,
     QUY_NHON,
     TODAY,
@@ -46,26 +46,26 @@ async def binh(core: Core) -> ChatDriver:
 async def people(core: Core) -> dict[str, int]:
     """A known data set: in Pleiku, one person of each kind; in Quy Nhơn, a namesake with a danger sign."""
     ids = {
-        "an": await add_person(core, "Nguyễn Văn An", phone="0912345678", id_number="001234567890"),
-        "binh": await add_person(core, "Trần Thị Bình", gender="female", birth_year=1950),
-        "cuong": await add_person(core, "Lê Văn Cường"),
-        "dung": await add_person(core, "Phạm Thị Dung", start=TODAY - timedelta(days=5)),
-        "em": await add_person(core, "Hoàng Văn Em", start=TODAY - timedelta(days=12)),  # ends tomorrow
-        "phuong": await add_person(core, "Võ Thị Phương", start=TODAY - timedelta(days=20), status="completed"),
-        "giang": await add_person(core, "Đặng Văn Giang", start=TODAY - timedelta(days=3)),
-        "hai": await add_person(core, "Bùi Văn Hải", start=TODAY - timedelta(days=10)),  # ends in 3 days
-        "qn": await add_person(core, "Nguyễn Văn An", station=QUY_NHON, phone="0987654321"),
+        "an": (await add_person(core, "Nguyễn Văn An", phone="0912345678", id_number="001234567890")).id,
+        "binh": (await add_person(core, "Trần Thị Bình", gender="female", birth_year=1950)).id,
+        "cuong": (await add_person(core, "Lê Văn Cường")).id,
+        "dung": (await add_person(core, "Phạm Thị Dung", start=TODAY - timedelta(days=5))).id,
+        "em": (await add_person(core, "Hoàng Văn Em", start=TODAY - timedelta(days=12))).id,  # ends tomorrow
+        "phuong": (await add_person(core, "Võ Thị Phương", start=TODAY - timedelta(days=20), status="completed")).id,
+        "giang": (await add_person(core, "Đặng Văn Giang", start=TODAY - timedelta(days=3))).id,
+        "hai": (await add_person(core, "Bùi Văn Hải", start=TODAY - timedelta(days=10))).id,  # ends in 3 days
+        "qn": (await add_person(core, "Nguyễn Văn An", station=QUY_NHON, phone="0987654321")).id,
     }
-    await add_declaration(core, ids["an"], "normal", hour=8)
-    danger = await add_declaration(core, ids["binh"], "danger", hour=9, temperature=39.2, spo2=92)
+    await add_declaration(core, ids["an"], tier="normal", hour=8)
+    danger = await add_declaration(core, ids["binh"], tier="danger", hour=9, temperature=39.2, spo2=92)
     await add_alert(core, ids["binh"], "danger", at=local(TODAY, 9))
-    await add_declaration(core, ids["cuong"], "watch", hour=8, minute=30, temperature=38.0)
+    await add_declaration(core, ids["cuong"], tier="watch", hour=8, minute=30, temperature=38.0)
     await add_alert(core, ids["cuong"], "watch", status="acknowledged", at=local(TODAY, 8, 30), taken_by="Hoa")
-    await add_declaration(core, ids["dung"], "normal", day=TODAY - timedelta(days=1), hour=15)
-    await add_declaration(core, ids["giang"], "watch", day=TODAY - timedelta(days=3))
+    await add_declaration(core, ids["dung"], tier="normal", day=TODAY - timedelta(days=1), hour=15)
+    await add_declaration(core, ids["giang"], tier="watch", day=TODAY - timedelta(days=3))
     await add_alert(core, ids["giang"], "silent", at=local(TODAY, 7))
     await add_alert(core, ids["dung"], "watch", status="resolved", at=local(TODAY - timedelta(days=1), 9))
-    await add_declaration(core, ids["qn"], "danger", hour=9)
+    await add_declaration(core, ids["qn"], tier="danger", hour=9)
     await add_alert(core, ids["qn"], "danger", at=local(TODAY, 9, 10))
     assert danger
     return ids
@@ -389,7 +389,7 @@ async def test_no_open_alerts(core: Core, lan: ChatDriver) -> None:
 
 async def test_more_than_a_page_of_alerts(core: Core, lan: ChatDriver) -> None:
     for n in range(12):
-        person = await add_person(core, f"Người Số {n:02d}")
+        person = (await add_person(core, f"Người Số {n:02d}")).id
         await add_alert(core, person, "watch", at=local(TODAY, 8, n))
     await lan.say("/canhbao")
     assert len(lan.last) == 12  # heading, 10 alerts, "more"

@@ -10,7 +10,6 @@ import pytest
 
 from chat.text import fold
 from storage.db import Database
-from storage.migrate import upgrade
 from storage.models import Station
 from storage.stations import (
     BIND_ALPHABET,
@@ -23,17 +22,16 @@ from storage.stations import (
     issue_bind_code,
     redeem_bind_code,
 )
+from tests.conftest import UNITS_CSV
+from tests.factories import PLEIKU, QUY_NHON
 
-UNITS_CSV = Path(__file__).resolve().parents[1] / "storage" / "data" / "gia-lai-2025-units.csv"
 HEADER = "code,name,full_name,type,province_code,province_name\n"
 NOW = datetime(2025, 8, 1, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'cachly.db'}"
-    await upgrade(url)
-    database = Database(url)
+async def db(migrated_db_url: str) -> AsyncIterator[Database]:
+    database = Database(migrated_db_url)
     yield database
     await database.dispose()
 
@@ -72,7 +70,7 @@ async def test_import_real_csv_and_reimport(db: Database) -> None:
     async with db.session() as s:
         second = await import_units_csv(s, UNITS_CSV)
         assert (second.created, second.updated, second.skipped) == (0, 135, [])
-        station = await get_station(s, "21583")
+        station = await get_station(s, QUY_NHON)
     assert station is not None
     assert (station.name, station.full_name, station.unit_type) == ("Quy Nhơn", "Phường Quy Nhơn", "phuong")
     assert (station.parent_code, station.search_key, station.active) == ("52", "quy nhon", True)
@@ -154,7 +152,7 @@ async def test_search_limit_blank_and_inactive(seeded: Database) -> None:
         assert len(await find_stations(s, "a", limit=3)) == 3
         assert await find_stations(s, "") == []
         assert await find_stations(s, "   ") == []
-        pleiku = await get_station(s, "23575")
+        pleiku = await get_station(s, PLEIKU)
         assert pleiku is not None
         pleiku.active = False
     async with seeded.session() as s:
@@ -166,7 +164,7 @@ async def test_search_limit_blank_and_inactive(seeded: Database) -> None:
 
 async def test_bind_code_shape_and_unknown_station(seeded: Database) -> None:
     async with seeded.session() as s:
-        code = await issue_bind_code(s, "23575", NOW)
+        code = await issue_bind_code(s, PLEIKU, NOW)
         assert len(code) == 8 and set(code) <= set(BIND_ALPHABET)
         assert not set(code) & set("0O1I")
         with pytest.raises(ValueError, match="nope"):
@@ -175,11 +173,11 @@ async def test_bind_code_shape_and_unknown_station(seeded: Database) -> None:
 
 async def test_bind_code_ok_then_used(seeded: Database) -> None:
     async with seeded.session() as s:
-        code = await issue_bind_code(s, "23575", NOW)
+        code = await issue_bind_code(s, PLEIKU, NOW)
     typed = f" {code[:4].lower()} {code[4:]} "  # case and spaces do not matter
     async with seeded.session() as s:
         result = await redeem_bind_code(s, typed, "telegram", "-1001", "staff:42", NOW + timedelta(hours=1))
-        assert result.status == "ok" and result.station is not None and result.station.code == "23575"
+        assert result.status == "ok" and result.station is not None and result.station.code == PLEIKU
         chats = await bound_chats(s, result.station.id)
         assert [(c.channel, c.chat_id, c.bound_by) for c in chats] == [("telegram", "-1001", "staff:42")]
     async with seeded.session() as s:
@@ -190,7 +188,7 @@ async def test_bind_code_ok_then_used(seeded: Database) -> None:
 async def test_bind_code_unknown_and_expired(seeded: Database) -> None:
     async with seeded.session() as s:
         assert (await redeem_bind_code(s, "ABCDEFGH", "telegram", "-1", "x", NOW)).status == "unknown"
-        code = await issue_bind_code(s, "23575", NOW, ttl=timedelta(hours=24))
+        code = await issue_bind_code(s, PLEIKU, NOW, ttl=timedelta(hours=24))
         late = (NOW + timedelta(hours=24)).replace(tzinfo=None)  # naive UTC is accepted too
         assert (await redeem_bind_code(s, code, "telegram", "-1", "x", late)).status == "expired"
         just_in_time = NOW + timedelta(hours=23, minutes=59)
@@ -199,7 +197,7 @@ async def test_bind_code_unknown_and_expired(seeded: Database) -> None:
 
 async def test_rebind_moves_chat_to_new_station(seeded: Database) -> None:
     async with seeded.session() as s:
-        pleiku, quy_nhon = await get_station(s, "23575"), await get_station(s, "21583")
+        pleiku, quy_nhon = await get_station(s, PLEIKU), await get_station(s, QUY_NHON)
         assert pleiku is not None and quy_nhon is not None
         first = await issue_bind_code(s, pleiku.code, NOW)
         second = await issue_bind_code(s, quy_nhon.code, NOW)

@@ -7,10 +7,22 @@ import pytest
 
 from services.env import Core
 from services.reports import gather
-from storage.models import Alert, Person
+from storage.models import Person
 from tests.conftest import TZ, ChatDriver
-from tests.test_import import ADMIN, NOBODY, QUY_NHON, STAFF, VIEWER, add_member
-from tests.test_scheduler import PLEIKU, TODAY, add_declaration, add_person, station_id
+from tests.factories import (
+    ADMIN_USER,
+    NOBODY_USER,
+    PLEIKU,
+    QUY_NHON,
+    STAFF_USER,
+    TODAY,
+    VIEWER_USER,
+    add_alert,
+    add_declaration,
+    add_person,
+    add_staff,
+    station_id,
+)
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -21,21 +33,9 @@ def utc(day_offset: int, hour: int, minute: int = 0) -> datetime:
 
 
 async def person(core: Core, name: str, category: str, station: str = PLEIKU, status: str = "active") -> Person:
-    added = await add_person(core, name, f"chat-{name}", start=TODAY - timedelta(days=3), station=station,
-                             status=status, phone=f"09{sum(map(ord, name)):08d}")
-    async with core.db.session() as session:
-        stored = await session.get(Person, added.id)
-        stored.category = category
-        session.add(stored)
-    return added
-
-
-async def alert(core: Core, who: Person, tier: str, created: datetime, taken: datetime | None = None,
-                status: str | None = None) -> None:
-    async with core.db.session() as session:
-        session.add(Alert(person_id=who.id, station_id=who.station_id, tier=tier, created_at=created,
-                          acknowledged_at=taken, acknowledged_by="Lan" if taken else None,
-                          status=status or ("acknowledged" if taken else "open")))
+    start = TODAY - timedelta(days=3)
+    return await add_person(core, name, f"chat-{name}", start=start, end=start + timedelta(days=13), station=station,
+                            status=status, category=category, phone=f"09{sum(map(ord, name)):08d}")
 
 
 @pytest.fixture
@@ -49,12 +49,12 @@ async def data(core: Core) -> None:
     await add_declaration(core, an, TODAY, "08:00")
     await add_declaration(core, cuong, TODAY, "08:00", tier="watch")
     await add_declaration(core, cuong, TODAY - timedelta(days=1), "08:00")
-    await alert(core, cuong, "watch", utc(0, 8, 10), utc(0, 8, 22), status="resolved")
-    await alert(core, an, "danger", utc(-1, 10), utc(-1, 10, 30))
-    await alert(core, binh, "silent", utc(-3, 9))
-    await alert(core, binh, "watch", utc(-8, 9), utc(-8, 9, 5), status="resolved")  # more than a week ago
+    await add_alert(core, cuong, "watch", "resolved", at=utc(0, 8, 10), taken_at=utc(0, 8, 22))
+    await add_alert(core, an, "danger", "acknowledged", at=utc(-1, 10), taken_at=utc(-1, 10, 30))
+    await add_alert(core, binh, "silent", at=utc(-3, 9))
+    await add_alert(core, binh, "watch", "resolved", at=utc(-8, 9), taken_at=utc(-8, 9, 5))  # more than a week ago
     em = await person(core, "Em", "f1", station=QUY_NHON)
-    await alert(core, em, "danger", utc(0, 7))
+    await add_alert(core, em, "danger", at=utc(0, 7))
 
 
 async def test_the_figures_of_a_station(core: Core, data: None) -> None:
@@ -67,8 +67,8 @@ async def test_the_figures_of_a_station(core: Core, data: None) -> None:
 
 
 async def test_staff_see_their_station_as_text_and_a_chart(core: Core, data: None) -> None:
-    await add_member(core, STAFF, "staff")
-    staff = ChatDriver(core, STAFF)
+    await add_staff(core, STAFF_USER)
+    staff = ChatDriver(core, STAFF_USER)
     await staff.say("/thongke")
     text, chart = staff.last
     assert text.text.splitlines() == [
@@ -87,7 +87,7 @@ async def test_staff_see_their_station_as_text_and_a_chart(core: Core, data: Non
 
 
 async def test_admins_see_the_province_by_station_or_one_station(core: Core, data: None) -> None:
-    admin = ChatDriver(core, ADMIN)
+    admin = ChatDriver(core, ADMIN_USER)
     await admin.say("/thongke")
     lines = admin.last[0].text.splitlines()
     assert lines[0] == "📈 Thống kê ngày 29/11/2026 — Toàn tỉnh"
@@ -102,21 +102,21 @@ async def test_admins_see_the_province_by_station_or_one_station(core: Core, dat
 
 
 async def test_no_alert_taken_yet(core: Core) -> None:
-    admin = ChatDriver(core, ADMIN)
+    admin = ChatDriver(core, ADMIN_USER)
     await admin.say("/thongke")
     assert "chưa có cảnh báo nào được nhận trong 7 ngày qua" in admin.text()
     assert "• Đã khai báo hôm nay: 0/0 (0%)" in admin.text()
 
 
 async def test_who_may_see_which_statistics(core: Core, data: None) -> None:
-    await add_member(core, STAFF, "staff")
-    staff = ChatDriver(core, STAFF)
+    await add_staff(core, STAFF_USER)
+    staff = ChatDriver(core, STAFF_USER)
     await staff.say(f"/thongke {QUY_NHON}")
     assert "không có quyền" in staff.text() and all(r.photo is None for r in staff.last)
-    await add_member(core, VIEWER, "province", None)
-    viewer = ChatDriver(core, VIEWER)
+    await add_staff(core, VIEWER_USER, "province", None)
+    viewer = ChatDriver(core, VIEWER_USER)
     await viewer.say(f"/thongke {QUY_NHON}")
     assert viewer.last[1].photo.startswith(PNG)
-    nobody = ChatDriver(core, NOBODY)
+    nobody = ChatDriver(core, NOBODY_USER)
     await nobody.say("/thongke")
     assert "không có quyền" in nobody.text() and all(r.photo is None for r in nobody.last)

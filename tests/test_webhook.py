@@ -2,32 +2,23 @@
 forged requests refused, a replayed update acted on once."""
 from __future__ import annotations
 
-import socket
 from collections.abc import AsyncIterator
 
 import pytest
 
 from bot.app import TelegramBot, Webhook, build_core
 from bot.settings import load_settings
-from storage.migrate import upgrade
 from tests.fake_bot_api import FakeBotAPI
+from tests.telegram_steps import SECRET, free_port
 
-SECRET = "s3cret-token_for-tests-0123456789"
 USER = 4242
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
-async def webhook_bot(db_url: str, clock) -> AsyncIterator[tuple[FakeBotAPI, TelegramBot]]:
+async def webhook_bot(migrated_db_url: str, clock) -> AsyncIterator[tuple[FakeBotAPI, TelegramBot]]:
     fake = FakeBotAPI()
     await fake.start()
-    settings = load_settings(telegram_token=fake.token, telegram_base_url=fake.base_url, database_url=db_url)
-    await upgrade(db_url)
+    settings = load_settings(telegram_token=fake.token, telegram_base_url=fake.base_url, database_url=migrated_db_url)
     bot = TelegramBot(settings, build_core(settings, clock=clock))
     port = free_port()
     await bot.start(webhook=Webhook(f"http://127.0.0.1:{port}/tg/hook", "127.0.0.1", port, SECRET))
