@@ -68,6 +68,7 @@ class Station(SQLModel, table=True):
     parent_code: str | None = Field(default=None, max_length=32)  # province, or district in a 3-level setup
     search_key: str = Field(default="", max_length=250, index=True)  # accent-free lower-case name
     active: bool = Field(default=True)
+    phone: str = Field(default="", max_length=20)  # the number people are told to call; "" until set
 
     @property
     def label(self) -> str:
@@ -118,13 +119,14 @@ class Declaration(SQLModel, table=True):
     day: date = Field(index=True)
     slot: str = Field(max_length=5)  # "08:00"
     declared_at: datetime = Field(default_factory=utcnow)
-    temperature: float
+    temperature: float | None = None  # None: no thermometer
     symptoms: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     spo2: int | None = None
     breathing_rate: int | None = None
     note: str | None = Field(default=None, max_length=1000)
     tier: str = Field(max_length=8)  # danger / watch / normal
     reasons: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    partial: bool = Field(default=False)  # the person left the check-in before its end: what they gave
 
 
 class Alert(SQLModel, table=True):
@@ -143,6 +145,8 @@ class Alert(SQLModel, table=True):
     resolved_by: str | None = Field(default=None, max_length=200)
     resolved_by_id: str | None = Field(default=None, max_length=64)
     resolved_at: datetime | None = None
+    escalated_at: datetime | None = None  # posted to the province group (or the admins), nobody having taken it
+    undelivered_warned_at: datetime | None = None  # the admins told that no copy could be delivered
 
 
 class GroupBinding(SQLModel, table=True):
