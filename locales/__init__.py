@@ -40,8 +40,11 @@ def language_for(code: str | None) -> str:
     return primary if primary in languages() else DEFAULT_LANGUAGE
 
 
-def number(lang: str, value: float) -> str:
-    """A decimal for people to read: one decimal at most, and a comma in Vietnamese ("37,5")."""
+def number(lang: str, value: float | None) -> str:
+    """A decimal for people to read: one decimal at most, and a comma in Vietnamese ("37,5"); "—" for none
+    (e.g. no thermometer)."""
+    if value is None:
+        return "—"
     text = f"{value:.1f}".removesuffix(".0")
     return text.replace(".", ",") if lang == "vi" else text
 
