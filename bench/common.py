@@ -125,9 +125,11 @@ async def bind_station_groups(db: Database) -> dict[int, int]:
 
 
 def checkin_texts(spo2: int = 98) -> list[str]:
-    """A check-in typed in full: /khaibao, then temperature, symptoms, SpO2, breathing rate, note (5 answers).
-    SpO2 96 or less is a danger sign (261/QĐ-BYT): the station's group is alerted."""
-    return ["/khaibao", "36,8", "không", str(spo2), "18", "Bình thường"]
+    """A check-in typed in full: /khaibao, then temperature, symptoms, SpO2, breathing rate, note, "đúng" to the
+    recap. SpO2 96 or less is a danger sign (261/QĐ-BYT): measured again (the same reading typed twice), the
+    station's group is alerted at that second reading."""
+    again = [str(spo2)] if spo2 <= 96 else []
+    return ["/khaibao", "36,8", "không", str(spo2), *again, "18", "Bình thường", "đúng"]
 
 
 class FakeTelegram:

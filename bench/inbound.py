@@ -4,7 +4,7 @@
 
 Both bots are the real python-telegram-bot 22 polling the same fast fake Bot API (bench/fake_telegram.py, in a
 process of its own, a queue per bot), filled at once with the same number of text messages: for each of N
-registered people, /khaibao and the 5 answers (temperature, symptoms, SpO2, breathing rate, note), interleaved as
+registered people, /khaibao and the 6 answers (temperature, symptoms, SpO2, breathing rate, note, recap), interleaved as
 when many people check in together. Each message gets one reply; a run ends when the fake has them all. Runs of
 the two bots alternate, `--repeat` times, and the best of each is compared: on a shared machine the best run is
 the one least disturbed by other work.

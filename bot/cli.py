@@ -67,6 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     staff = station.add_parser("staff-code", help="print a one-time code that makes its user staff of a station")
     staff.add_argument("code")
     staff.add_argument("--hours", type=float, default=24.0, help="validity (default 24)")
+    phone = station.add_parser("phone", help="set the phone number people are told to call")
+    phone.add_argument("code")
+    phone.add_argument("phone", help="e.g. 0269 3823 456 or 0912 345 678")
 
     audit = sub.add_parser("audit", help="print the audit trail of a person or an alert")
     subject = audit.add_mutually_exclusive_group(required=True)
@@ -210,6 +213,28 @@ def _station_staff_code(settings: Settings, args: argparse.Namespace) -> int:
         f"one-time staff code for station {args.code}, valid {args.hours:g} h: "
         "the new staff member sends '/nhanvien CODE' to the bot in a private chat"
     )
+    return 0
+
+
+def _station_phone(settings: Settings, args: argparse.Namespace) -> int:
+    """Set the station's phone, recorded in the audit trail as done by the CLI (as its codes are)."""
+    from chat.parse import station_phone
+    from storage.audit import record
+
+    phone = station_phone(args.phone)
+    if phone is None:
+        raise CliError(f"{args.phone}: not a Vietnamese phone number (e.g. 0269 3823 456 or 0912 345 678)")
+
+    async def set_phone(session: AsyncSession, core: Core) -> str:
+        station = await _cli_station(session, args.code)
+        assert station is not None  # a code was given
+        record(session, "cli", "station.phone", "station", station.id, before={"phone": station.phone},
+               after={"phone": phone}, at=core.utcnow())
+        station.phone = phone
+        session.add(station)
+        return f"station {station.code} {station.name}: phone {phone}"
+
+    print(asyncio.run(_with_core(settings, set_phone)))
     return 0
 
 
@@ -440,7 +465,7 @@ def _handler(args: argparse.Namespace, settings: Settings) -> Callable[[Settings
         return _db_upgrade
     if args.command == "station":
         return {"import": _station_import, "add": _station_add, "bind-code": _station_bind_code,
-                "staff-code": _station_staff_code}[args.station_command]
+                "staff-code": _station_staff_code, "phone": _station_phone}[args.station_command]
     commands = {"audit": _audit, "import": _import_people, "export": _export_people, "backup": _backup,
                 "purge": _purge, "run": _run, "sandbox": _sandbox}
     return commands.get(args.command) or (_run if settings.telegram_token else _sandbox)

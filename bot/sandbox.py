@@ -45,6 +45,9 @@ class Sandbox:
     async def deliver(self, chat_id: str, payload: dict) -> str:
         """The outbox's delivery for this channel: the staff group's messages are printed here."""
         reply = self.with_files(Reply.from_payload(payload))
+        if chat_id == STAFF and reply.edit_id is not None:  # an alert updated: printed again, marked edited
+            self._print_staff(reply, reply.edit_id)
+            return reply.edit_id
         if chat_id == STAFF:
             self.staff_messages += 1
             self._print_staff(reply, str(self.staff_messages))

@@ -32,6 +32,7 @@ class Settings(BaseSettings):
     station_after_minutes: int | None = Field(default=None, ge=1)
     report_time: str | None = None
     closing_time: str | None = None
+    escalate_after_minutes: int | None = Field(default=None, ge=1)  # the rules file's [alerts]
     # Webhook mode: the secret Telegram sends with every update; all processes behind one URL share it.
     webhook_secret: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_-]{16,256}$")
     # Long polling with several processes: the one polling holds a database lease of this many seconds,
@@ -103,6 +104,8 @@ class Settings(BaseSettings):
         schedule = {k: getattr(self, k) for k in ("chase_after_minutes", "station_after_minutes", "report_time",
                                                    "closing_time") if getattr(self, k) is not None}
         overrides: dict = {"schedule": schedule}
+        if self.escalate_after_minutes is not None:
+            overrides["alerts"] = {"escalate_after_minutes": self.escalate_after_minutes}
         if self.slots:
             overrides["checkin"] = {"slots": self.slots}
         return overrides

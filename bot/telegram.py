@@ -58,8 +58,18 @@ async def to_incoming(update: Update) -> Incoming | None:
         return replace(common, contact_phone=message.contact.phone_number, contact_is_own=own)
     photo_id = message.photo[-1].file_id if message.photo else None  # the largest size
     document, too_large = await _download(message)
-    return replace(common, text=message.text or message.caption or "", photo_id=photo_id, document=document,
-                   document_too_large=too_large)
+    text = message.text or message.caption or ""
+    unreadable = None if text or photo_id or message.document else _unreadable(message)
+    return replace(common, text=text, photo_id=photo_id, document=document, document_too_large=too_large,
+                   unreadable=unreadable)
+
+
+# What a person may send that the bot cannot read, by Telegram's field (venue before location: a venue has both).
+UNREADABLE = ("voice", "audio", "video_note", "sticker", "video", "animation", "venue", "location", "poll", "dice")
+
+
+def _unreadable(message: Message) -> str:
+    return next((kind for kind in UNREADABLE if getattr(message, kind, None) is not None), "other")
 
 
 async def _download(message: Message) -> tuple[Attachment | None, bool]:
@@ -133,6 +143,9 @@ def deliverer(bot: Bot):
     async def deliver(chat_id: str, payload: dict) -> str | None:
         reply = Reply.from_payload(payload)
         try:
+            if reply.edit_id is not None:  # an alert's copy updated in place (services/alerts.update_copies)
+                await edit(bot, chat_id, reply)
+                return reply.edit_id
             message = await send(bot, chat_id, reply)
         except RetryAfter as exc:
             raise RetryLater(float(exc.retry_after if isinstance(exc.retry_after, int | float)

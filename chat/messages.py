@@ -34,6 +34,7 @@ class Incoming:
     document_too_large: bool = False  # a file the channel would not download
     update_id: str | None = None  # the channel's id of this update, to act on a redelivered one only once
     chat_moved: tuple[str, str] | None = None  # (old, new): the chat got a new id (a group became a supergroup)
+    unreadable: str | None = None  # a message the bot cannot read, by kind: voice, sticker, video, location, other
 
     @property
     def command(self) -> tuple[str, list[str]] | None:
@@ -77,6 +78,8 @@ class Reply:
             payload["photo"] = base64.b64encode(self.photo).decode("ascii")
         if self.photo_id is not None:
             payload["photo_id"] = self.photo_id
+        if self.edit_id is not None:  # an outbox row editing a message it sent before (an alert updated)
+            payload["edit_id"] = self.edit_id
         if self.document is not None:
             payload["document"] = {"file_name": self.document.file_name, "mime_type": self.document.mime_type,
                                    "content": base64.b64encode(self.document.content).decode("ascii")}
@@ -89,7 +92,7 @@ class Reply:
         doc = payload.get("document")
         document = Attachment(doc["file_name"], base64.b64decode(doc["content"]), doc["mime_type"]) if doc else None
         return cls(text=payload["text"], buttons=rows, photo=photo, photo_id=payload.get("photo_id"),
-                   document=document)
+                   document=document, edit_id=payload.get("edit_id"))
 
 
 def one_per_row(buttons: list[Button]) -> list[list[Button]]:

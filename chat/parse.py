@@ -12,8 +12,10 @@ _SEPARATORS = re.compile(r"[\s.\-()]")
 _VN_MOBILE = re.compile(r"0[1-9]\d{8}")
 # A year has 2 or 4 digits: "25/11/202" is a typo to ask again about, not the year 202.
 _DATE = re.compile(r"(\d{1,2})\s*[/.\-]\s*(\d{1,2})(?:\s*[/.\-]\s*(\d{4}|\d{2}))?")
-# People say and type 37.5 °C as "37 độ 5" ("ba mươi bảy độ năm"); read on folded text ("do").
-_DEGREES_AND_TENTH = re.compile(r"(\d{2})\s*(?:do|°)\s*(\d)(?!\d)")
+# A temperature is the whole answer, read on folded text ("độ" -> "do"): "37,5", "37.5 °C", "37 độ 5" (spoken:
+# 37.5), "37 độ rưỡi" (rưỡi: a half), after "nhiệt độ" or "khoảng" at most. Any other word makes it unreadable
+# (asked again): "37 độ hơi sốt" must not become 37.0. One or two decimals ("36,85" is rounded by the caller).
+_TEMPERATURE = re.compile(r"(?:(?:nhiet do|khoang)\s*)?(\d{2})(?:[.,](\d{1,2}))?\s*(do|°)?\s*c?\s*(ruoi|\d)?")
 
 
 def first_number(text: str) -> float | None:
@@ -23,11 +25,16 @@ def first_number(text: str) -> float | None:
 
 
 def temperature(text: str) -> float | None:
-    """A body temperature: '37.5', '37,5', '37', '37,5 độ', and the spoken '37 độ 5' meaning 37.5."""
-    spoken = _DEGREES_AND_TENTH.search(fold(text or ""))
-    if spoken:
-        return float(f"{spoken.group(1)}.{spoken.group(2)}")
-    return first_number(text)
+    """A body temperature typed alone (see _TEMPERATURE), or None: nothing is guessed from a sentence."""
+    match = _TEMPERATURE.fullmatch(fold(text or ""))
+    if not match:
+        return None
+    whole, decimals, degrees, tail = match.groups()
+    if tail is not None and (decimals is not None or (tail != "ruoi" and degrees is None)):
+        return None  # "37,5 độ 5" holds two fractions; "37 5" may be 37.5 or a typo: asked again
+    if tail == "ruoi":
+        return int(whole) + 0.5
+    return float(f"{whole}.{decimals or tail or 0}")
 
 
 def whole_number(text: str) -> int | None:
@@ -83,6 +90,19 @@ def shared_phone(raw: str) -> str | None:
         return vietnamese
     digits = _SEPARATORS.sub("", raw or "").lstrip("+")
     return "+" + digits if digits.isdigit() and 8 <= len(digits) <= 15 else None
+
+
+_VN_LANDLINE = re.compile(r"02\d{9}")  # 0 + area code (0269 for Gia Lai) + subscriber: 11 digits
+
+
+def station_phone(text: str) -> str | None:
+    """A station's number: a mobile as phone() reads it, or a landline ("0269 3823 456", "+84 269 …")."""
+    mobile = phone(text)
+    if mobile:
+        return mobile
+    digits = _SEPARATORS.sub("", text or "")
+    digits = "0" + digits[3:] if digits.startswith("+84") else digits
+    return digits if _VN_LANDLINE.fullmatch(digits) else None
 
 
 def id_number(text: str) -> str | None:

@@ -109,6 +109,12 @@ class Go(Payload, prefix="go"):
 
 
 @dataclass(frozen=True)
+class DistressPress(Payload, prefix="sos"):
+    """«Báo trạm y tế ngay» under the danger advice: sos:12 alerts the station about person 12 (if the account's)."""
+    person_id: int
+
+
+@dataclass(frozen=True)
 class LanguagePick(Payload, prefix="lang"):
     """lang:vi, lang:en: the catalog is checked by the handler, as catalogs come and go with their files."""
     lang: str

@@ -11,6 +11,7 @@ from typing import NoReturn
 from chat.messages import Reply
 from conversations.runtime import Context, Refused
 from storage.audit import record
+from storage.models import Alert
 from storage.roles import Access, access_of
 from storage.stations import binding_of
 
@@ -59,3 +60,15 @@ async def may_act_on_station(ctx: Context, station_id: int) -> bool:
         return False
     binding = await binding_of(ctx.session, inc.channel, inc.chat_id)
     return binding is not None and binding.station_id == station_id
+
+
+async def may_take_alert(ctx: Context, alert: Alert) -> bool:
+    """May this chat press an alert's buttons? Whoever may act on its station; once the alert was escalated
+    (nobody took it in time, scheduler/escalation.py), also the province group it was posted to."""
+    if await may_act_on_station(ctx, alert.station_id):
+        return True
+    inc = ctx.incoming
+    if alert.escalated_at is None or inc.chat_type == "private":
+        return False
+    binding = await binding_of(ctx.session, inc.channel, inc.chat_id)
+    return binding is not None and binding.station_id is None

@@ -18,7 +18,8 @@ from conversations.person_steps import (
 )
 from conversations.registration import CHECKIN_BUTTON, make_person
 from conversations.runtime import Context, Done, Flow, Input, Next, Outcome, Retry, Step
-from storage.models import Person, PersonStatus
+from services.contact import with_phone
+from storage.models import Person, PersonStatus, Station
 
 ORDER = ["name", "birth_year", "gender", "category", "start_date", SUMMARY]
 EDITABLE = ORDER[:-1]
@@ -37,7 +38,8 @@ async def start(ctx: Context) -> list[Reply] | None:
         return [Reply(ctx.t("household.need_registration"))]
     count = len((await ctx.session.exec(select(Person.id).where(Person.account_id == ctx.account_id))).all())
     if count > MAX_DEPENDENTS:
-        return [Reply(ctx.t("household.too_many", max=MAX_DEPENDENTS))]
+        station = await ctx.session.get(Station, reporter.station_id)
+        return [Reply(with_phone(ctx.lang, ctx.t("household.too_many", max=MAX_DEPENDENTS), station))]
     ctx.data.update(phone=reporter.phone, address=reporter.address, station_id=reporter.station_id)
     return None
 

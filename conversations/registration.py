@@ -23,9 +23,10 @@ from conversations.person_steps import (
 )
 from conversations.runtime import Context, Done, Flow, Input, Next, Outcome, Retry, Stay, Step
 from health.slots import slot_text
+from services.contact import with_phone
 from storage.audit import record
 from storage.invitations import use_invitation
-from storage.models import Person
+from storage.models import Person, Station
 from storage.stations import find_stations, get_station
 
 ORDER = ["consent", "name", "birth_year", "gender", "phone", "id_number", "station", "address", "category",
@@ -133,7 +134,8 @@ async def answer_summary(ctx: Context, inp: Input) -> Outcome:
     ctx.session.add(person)
     await ctx.session.flush()
     record_created(ctx, person, code)
-    done = Reply(ctx.t("reg.done", end=person.end_date.strftime("%d/%m/%Y"), slots=slot_text(ctx.core.rules)),
+    text = ctx.t("reg.done", end=person.end_date.strftime("%d/%m/%Y"), slots=slot_text(ctx.core.rules))
+    done = Reply(with_phone(ctx.lang, text, await ctx.session.get(Station, person.station_id)),
                  [[Button(ctx.t("menu.checkin"), CHECKIN_BUTTON)]])
     return Done([done])
 

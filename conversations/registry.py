@@ -2,7 +2,16 @@
 from __future__ import annotations
 
 from chat.messages import Reply
-from conversations import checkin, help_request, household, registration, reminder_times, staff_flows, station_admin
+from conversations import (
+    checkin,
+    help_request,
+    household,
+    idle,
+    registration,
+    reminder_times,
+    staff_flows,
+    station_admin,
+)
 from conversations.runtime import Context, Flow, load_state, resume
 
 FLOWS: dict[str, Flow] = {f.name: f for f in (
@@ -13,6 +22,7 @@ FLOWS: dict[str, Flow] = {f.name: f for f in (
     help_request.FLOW,
     help_request.ANSWER_FLOW,
     station_admin.FLOW,
+    idle.FLOW,
     *staff_flows.FLOWS,
 )}
 

@@ -26,7 +26,7 @@ from storage.stations import bound_chats, find_stations, issue_bind_code, issue_
 
 PAGE_SIZE = 10
 CODE_TTL = timedelta(hours=24)
-LIST, STATION, UNBIND = "list", "station", "unbind"
+LIST, STATION, UNBIND, PHONE = "list", "station", "unbind", "phone"
 QUERY_SHOWN = 50  # of a search quoted back: a pasted page must not make the answer too long to send
 
 
@@ -155,12 +155,14 @@ async def station_page(ctx: Context, station: Station, notice: str | None = None
     lines = [*([notice, ""] if notice else []),
              ctx.t("tram.station", name=station.label, code=station.code),
              ctx.t("tram.active" if station.active else "tram.inactive"),
+             ctx.t("tram.phone", phone=station.phone) if station.phone else ctx.t("tram.no_phone"),
              ctx.t("tram.people", count=people), ctx.t("tram.staff", count=staff),
              ctx.t("tram.groups", count=len(groups)), *[_group_line(ctx, g) for g in groups]]
     rows: list[list[Button]] = []
     if station.active:  # a code for a closed station would only invite work nobody will see
         rows += [[ctx.button(STATION, "bind", "tram.button.bind_code")],
                  [ctx.button(STATION, "staff", "tram.button.staff_code")]]
+    rows.append([ctx.button(STATION, "phone", "tram.button.phone")])
     if groups:
         rows.append([ctx.button(STATION, "unbind", "tram.button.unbind")])
     rows.append([ctx.button(STATION, "off", "tram.button.deactivate") if station.active
@@ -240,8 +242,41 @@ async def _choose_unbind(ctx: Context, station: Station) -> Outcome:
     return Next(UNBIND)
 
 
+async def _choose_phone(ctx: Context, station: Station) -> Outcome:
+    return Next(PHONE)
+
+
 STATION_ACTIONS = {"bind": _issue_bind_code, "staff": _issue_staff_code, "off": _deactivate, "on": _activate,
-                   "unbind": _choose_unbind}
+                   "unbind": _choose_unbind, "phone": _choose_phone}
+
+
+# --- the station's phone ----------------------------------------------------------------------------
+
+
+async def ask_phone(ctx: Context) -> list[Reply]:
+    station = await _station(ctx)
+    return [Reply(ctx.t("tram.phone_ask", station=station.label if station else ""),
+                  [[ctx.button(PHONE, "back", "tram.button.back")]])]
+
+
+async def answer_phone(ctx: Context, inp: Input) -> Outcome:
+    """The number people are told to call: typed here (a search does not make sense at this step)."""
+    if stop := await _interrupted(ctx):
+        return stop
+    station = await _station(ctx)
+    if inp.choice == "back" or station is None:
+        return Next(STATION if station else LIST)
+    if inp.choice is not None:
+        return Retry(ctx.t("err.use_buttons"))
+    phone = parse.station_phone(inp.text or "")
+    if phone is None:
+        return Retry(ctx.t("tram.phone_invalid"))
+    record(ctx.session, actor(ctx), "station.phone", "station", station.id, before={"phone": station.phone},
+           after={"phone": phone}, at=ctx.core.utcnow())
+    station.phone = phone
+    ctx.session.add(station)
+    ctx.data["notice"] = ctx.t("tram.phone_set", station=station.label, phone=phone)
+    return Next(STATION)
 
 
 # --- unbinding a group ------------------------------------------------------------------------------
@@ -288,4 +323,5 @@ FLOW = Flow(name="tram", first=LIST, start=start, steps={
     LIST: Step(ask_list, answer_list),
     STATION: Step(ask_station, answer_station),
     UNBIND: Step(ask_unbind, answer_unbind),
+    PHONE: Step(ask_phone, answer_phone),
 })

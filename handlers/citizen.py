@@ -1,31 +1,23 @@
 """Commands and buttons of people in quarantine and those who declare for them."""
 from __future__ import annotations
 
-from sqlmodel import col, select
+from sqlmodel import select
 
 from chat.messages import Button, Reply
 from chat.payloads import Go, LanguagePick
 from conversations import checkin as checkin_flow
 from conversations import household as household_flow
+from conversations import idle as idle_flow
 from conversations import registration, reminder_times
+from conversations.idle import menu, outside_question, registered_people
 from conversations.registry import current_question
 from conversations.runtime import Context, Flow, begin, clear_state, load_state
 from handlers.admin import staff_help
 from locales import languages, t
+from services.contact import station_of_account, with_phone
 from storage.attempts import may_try, note_try
 from storage.invitations import find_invitation
-from storage.models import Declaration, Person, PersonStatus
-
-
-async def registered_people(ctx: Context) -> list[Person]:
-    query = (select(Person).where(Person.account_id == ctx.account_id)
-             .order_by(col(Person.is_self).desc(), col(Person.id)))
-    return list((await ctx.session.exec(query)).all())
-
-
-def menu(ctx: Context) -> list[list[Button]]:
-    return [[Button(ctx.t("menu.checkin"), Go("checkin").encode())],
-            [Button(ctx.t("menu.household"), Go("household").encode())]]
+from storage.models import Declaration, PersonStatus
 
 
 async def start(ctx: Context) -> list[Reply]:
@@ -126,7 +118,7 @@ async def set_language(ctx: Context) -> list[Reply]:
 
 async def help_(ctx: Context) -> list[Reply]:
     """The citizen commands; staff and admins also get the commands of their role."""
-    text = ctx.t("help.citizen")
+    text = with_phone(ctx.lang, ctx.t("help.citizen"), await station_of_account(ctx.session, ctx.account_id))
     extra = await staff_help(ctx)
     return [Reply(f"{text}\n\n{extra}" if extra else text, menu(ctx))]
 
@@ -136,10 +128,16 @@ async def unknown_command(ctx: Context) -> list[Reply]:
 
 
 async def idle(ctx: Context) -> list[Reply]:
-    """A message outside any conversation: point to what the person can do."""
-    if any(p.is_self for p in await registered_people(ctx)):
-        return [Reply(ctx.t("idle.registered"), menu(ctx))]
-    return [Reply(ctx.t("idle.new"), [[Button(ctx.t("menu.register"), Go("register").encode())]])]
+    """A message outside any conversation: danger words get the danger advice; else what the person can do."""
+    return await outside_question(ctx)
+
+
+async def distress(ctx: Context) -> list[Reply]:
+    """«Báo trạm y tế ngay»; then the question the person is on, if they had moved on to another."""
+    replies = await idle_flow.press(ctx)
+    if replies is None:
+        return [Reply(ctx.t("common.stale_button")), *await current_question(ctx)]
+    return [*replies, *await current_question(ctx)]
 
 
 async def go(ctx: Context) -> list[Reply]:

@@ -8,12 +8,14 @@ from chat.payloads import (
     CardAction,
     CardOpen,
     DeletionPress,
+    DistressPress,
     Go,
     LanguagePick,
     ListPage,
     RequestPress,
     kind_of,
 )
+from conversations import checkin
 from conversations.access import access
 from conversations.registry import FLOWS
 from conversations.runtime import ASKED_IN, Context, Refused, advance, load_state
@@ -53,6 +55,7 @@ BUTTONS = {kind.prefix: handler for kind, handler in (  # by the payload's kind:
     (DeletionPress, data_deletion.press),
     (AlertPress, staff.press_alert),
     (Go, citizen.go),
+    (DistressPress, citizen.distress),
     (LanguagePick, citizen.set_language),
     (RequestPress, help_requests.press),
     (ListPage, station_work.press_list),
@@ -63,10 +66,15 @@ BUTTONS = {kind.prefix: handler for kind, handler in (  # by the payload's kind:
 
 
 async def dispatch(ctx: Context) -> list[Reply]:
+    # A command or another kind of button may leave a check-in: what it held is then saved (checkin.leave).
+    inc = ctx.incoming
+    leaving = inc.chat_type == "private" and (inc.command is not None or kind_of(inc.button or "") in BUTTONS)
+    before = checkin.snapshot(await load_state(ctx.session, ctx.account_id)) if leaving else None
     try:
-        return await _route(ctx)
+        replies = await _route(ctx)
     except Refused as refused:  # the refusal's audit row commits with the update
-        return refused.replies
+        replies = refused.replies
+    return [*await checkin.leave_if_left(ctx, before), *replies]
 
 
 async def _route(ctx: Context) -> list[Reply]:

@@ -8,9 +8,10 @@ from sqlmodel import col
 
 from chat.messages import Reply
 from chat.payloads import AlertPress
-from conversations.access import actor, may_act_on_station, require
+from conversations.access import actor, may_take_alert, require
 from conversations.runtime import Context
 from services.alerts import ACK, GROUP_LANGUAGE, render_alert
+from services.contact import tell_person
 from services.reports import report_replies
 from storage.attempts import may_try, note_try
 from storage.audit import record
@@ -97,7 +98,7 @@ async def press_alert(ctx: Context) -> list[Reply]:
     alert = await ctx.session.get(Alert, pressed.alert_id) if pressed else None
     if pressed is None or alert is None:
         return [Reply(ctx.t("alert.unknown"), toast=True)]
-    if not await may_act_on_station(ctx, alert.station_id):
+    if not await may_take_alert(ctx, alert):
         return [Reply(ctx.t("alert.not_allowed"), toast=True)]
     notice = await record_press(ctx, alert, pressed.action)
     return [Reply(notice, toast=True), *await updated_copies(ctx, alert)]
@@ -120,6 +121,7 @@ async def record_press(ctx: Context, alert: Alert, action: str) -> str:
         return _first_was(ctx, alert)
     record(ctx.session, actor(ctx), "alert.ack" if action == ACK else "alert.resolve", "alert", alert.id,
            before={"status": before}, after={"status": alert.status}, at=now)
+    await tell_person(ctx.session, ctx.core, alert, resolved=action != ACK)  # once: only the winning press
     return ctx.t("alert.recorded_ack" if action == ACK else "alert.recorded_resolved")
 
 

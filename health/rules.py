@@ -21,6 +21,7 @@ class Symptom:
     code: str
     tier: str  # danger / watch
     max_age: int | None = None  # shown only to people younger than this (children's signs)
+    min_age: int = 0  # shown only to people this old or older (where children have their own sign)
     label: dict[str, str] = field(default_factory=dict)  # optional labels for symptoms not in the catalogs
 
 
@@ -40,6 +41,8 @@ class Schedule:
     missed_days_alert: int  # whole days without a declaration that make an alert
     report_time: time
     closing_time: time  # on the end date, the closing message goes out at this time
+    escalate_after_minutes: int = 15  # [alerts]: an alert nobody took goes to the province group (or admins)
+    undelivered_warn_minutes: int = 30  # [alerts]: no copy of an alert delivered: the admins are told
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,7 @@ class Rules:
     quarantine_days: dict[str, int]
     self_monitoring_days: int
     temperature_watch: float
+    temperature_high: float  # at or above: shown first in the alert (not a tier)
     temperature_min: float
     temperature_max: float
     spo2_danger_max: int
@@ -70,7 +74,7 @@ class Rules:
         return (symptom.label.get(lang) if symptom is not None else None) or t(lang, f"symptom.{code}")
 
     def symptoms_for_age(self, age: int) -> list[Symptom]:
-        return [s for s in self.symptoms if s.max_age is None or age < s.max_age]
+        return [s for s in self.symptoms if s.min_age <= age and (s.max_age is None or age < s.max_age)]
 
     def breathing_limit(self, age: int) -> int:
         for band in self.breathing:
@@ -121,24 +125,30 @@ def _build(raw: dict) -> Rules:
         quarantine_days={k: int(v) for k, v in raw["quarantine_days"].items()},
         self_monitoring_days=int(raw["self_monitoring_days"]),
         temperature_watch=float(triage["temperature_watch"]),
+        temperature_high=float(triage["temperature_high"]),
         temperature_min=float(checkin["temperature_min"]),
         temperature_max=float(checkin["temperature_max"]),
         spo2_danger_max=int(triage["spo2_danger_max"]),
         spo2_min=int(checkin["spo2_min"]),
         breathing=tuple(BreathingBand(**b) for b in triage["breathing"]),
         symptoms=_symptoms(raw["symptoms"]),
-        schedule=_schedule(raw["schedule"]),
+        schedule=_schedule(raw["schedule"], raw.get("alerts", {})),
         retention_days=int(raw["privacy"]["retention_days"]),
     )
 
 
-def _schedule(raw: dict) -> Schedule:
+def _schedule(raw: dict, alerts: dict) -> Schedule:
+    escalate, warn = int(alerts.get("escalate_after_minutes", 15)), int(alerts.get("undelivered_warn_minutes", 30))
+    if escalate < 1 or warn < 1:
+        raise RulesError("rules: [alerts] minutes must be 1 or more")
     return Schedule(
         chase_after_minutes=int(raw["chase_after_minutes"]),
         station_after_minutes=int(raw["station_after_minutes"]),
         missed_days_alert=int(raw["missed_days_alert"]),
         report_time=_parse_slot(raw["report_time"]),
         closing_time=_parse_slot(raw["closing_time"]),
+        escalate_after_minutes=escalate,
+        undelivered_warn_minutes=warn,
     )
 
 

@@ -11,10 +11,11 @@ _ORDER = {NORMAL: 0, WATCH: 1, DANGER: 2}
 
 @dataclass(frozen=True)
 class Answers:
-    temperature: float
+    temperature: float | None  # None: no thermometer (then `feverish` says whether the person feels feverish)
     symptoms: tuple[str, ...] = ()
     spo2: int | None = None
     breathing_rate: int | None = None
+    feverish: bool = False
 
 
 @dataclass(frozen=True)
@@ -42,12 +43,25 @@ def triage(rules: Rules, answers: Answers, age: int) -> Result:
     limit = rules.breathing_limit(age)
     if answers.breathing_rate is not None and answers.breathing_rate >= limit:
         reasons.append(Reason(DANGER, "reason.breathing", {"value": answers.breathing_rate, "limit": limit}))
-    if answers.temperature >= rules.temperature_watch:
+    if answers.temperature is not None and answers.temperature >= rules.temperature_watch:
         reasons.append(Reason(WATCH, "reason.temperature", {"value": f"{answers.temperature:.1f}"}))
+    if answers.temperature is None and answers.feverish:  # felt, not measured: as a temperature at the watch line
+        reasons.append(Reason(WATCH, "reason.felt_fever"))
     for code in answers.symptoms:
         symptom = rules.symptom(code)
         if symptom is not None:
             reasons.append(Reason(symptom.tier, "reason.symptom", {"code": code}))
     tier = max((r.tier for r in reasons), key=_ORDER.__getitem__, default=NORMAL)
-    reasons.sort(key=lambda r: -_ORDER[r.tier])
+    reasons.sort(key=lambda r: _rank(rules, r.tier, r.key, r.params))
     return Result(tier, tuple(reasons))
+
+
+def in_alert_order(rules: Rules, reasons: list[dict]) -> list[dict]:
+    """Stored reasons (Reason.as_json) in the order an alert shows them, whatever order they were kept in."""
+    return sorted(reasons, key=lambda r: _rank(rules, r.get("tier", NORMAL), r["key"], r.get("params", {})))
+
+
+def _rank(rules: Rules, tier: str, key: str, params: dict) -> tuple[bool, int]:
+    """A high temperature first (rules: temperature_high; it is not a tier), then danger before watch."""
+    high = key == "reason.temperature" and float(params["value"]) >= rules.temperature_high
+    return (not high, -_ORDER.get(tier, 0))

@@ -9,9 +9,10 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chat.messages import Reply
 from locales import t
+from services.contact import with_phone
 from services.env import Core
 from storage.claims import CLOSING, claim
-from storage.models import Account, Person, PersonStatus
+from storage.models import Account, Person, PersonStatus, Station
 from storage.outbox import post
 
 
@@ -34,8 +35,9 @@ async def closing_round(session: AsyncSession, core: Core, now: datetime) -> int
         if result.rowcount != 1:
             continue
         await claim(session, CLOSING, f"person:{person.id}", now.date(), core.utcnow())  # for the report
-        text = t(account.language, "closing.message", name=person.full_name,
-                 days=core.rules.self_monitoring_days)
+        text = with_phone(account.language, t(account.language, "closing.message", name=person.full_name,
+                                              days=core.rules.self_monitoring_days),
+                          await session.get(Station, person.station_id))
         post(session, account.channel, account.external_id, Reply(text), core.utcnow())
         closed += 1
     return closed

@@ -14,11 +14,11 @@ import asyncio
 import functools
 from collections import defaultdict
 from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import Row
+from sqlalchemy import Exists, Row, exists
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -216,8 +216,11 @@ async def missed_days_round(session: AsyncSession, core: Core, now: datetime) ->
     today = now.date()
     first_missed = today - timedelta(days=days)
     declared = select(Declaration.person_id).where(Declaration.day >= first_missed, Declaration.day < today)
+    # Counted from the later of the start and the registration (local days): a back-dated import is not silent.
+    registered_by = datetime.combine(first_missed + timedelta(days=1), time(), core.tz).astimezone(UTC)
     query = (select(Person).where(Person.status == PersonStatus.ACTIVE, Person.start_date <= first_missed,
-                                  col(Person.id).not_in(declared), unclaimed(MISSED, "person:", Person.id, today))
+                                  Person.created_at < registered_by, col(Person.id).not_in(declared),
+                                  ~_alerted_this_spell(), unclaimed(MISSED, "person:", Person.id, today))
              .order_by(col(Person.station_id), col(Person.id)))
     raised = 0
     batches = _Batches(session, core)
@@ -235,3 +238,10 @@ async def missed_days_round(session: AsyncSession, core: Core, now: datetime) ->
         raised += 1
         await batches.add(max(len(chats), 1))
     return raised
+
+
+def _alerted_this_spell() -> Exists:
+    """SQL: the person has a missed-days alert with no declaration since: one alert per silent spell."""
+    declared_since = exists().where(col(Declaration.person_id) == Alert.person_id,
+                                    col(Declaration.declared_at) > Alert.created_at)
+    return exists().where(col(Alert.person_id) == Person.id, col(Alert.tier) == SILENT, ~declared_since)

@@ -13,7 +13,9 @@ from datetime import datetime
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from scheduler.abandoned import abandoned_round
 from scheduler.closing import closing_round
+from scheduler.escalation import escalation_round
 from scheduler.report import report_round
 from scheduler.rounds import missed_days_round, remind_round, silent_list_round
 from services.env import Core
@@ -31,9 +33,11 @@ async def purge_round(session: AsyncSession, core: Core, now: datetime) -> int:
 
 SWEEPS: dict[str, Sweep] = {
     "closing": closing_round,  # first: a quarantine that ended gets no reminder
+    "abandoned": abandoned_round,  # check-ins left unfinished: saved partial, alerted
     "remind": remind_round,
     "silent": silent_list_round,
     "missed": missed_days_round,
+    "escalation": escalation_round,  # alerts nobody took in time, or nobody received
     "report": report_round,
     "purge": purge_round,
 }

@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import logging
+from datetime import date, timedelta
 from typing import TYPE_CHECKING, Final
 
-from sqlmodel import select
+from sqlmodel import col, func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chat.messages import Button, Reply
 from chat.payloads import AlertPress
+from health.triage import DANGER, NORMAL, WATCH, in_alert_order
 from locales import number, t
-from storage.models import Account, Alert, AlertStatus, Declaration, Person, Station
+from storage.models import Account, Alert, AlertStatus, Declaration, Outbox, OutboxStatus, Person, Station
 from storage.outbox import post
 from storage.stations import bound_chats
 
@@ -24,9 +26,23 @@ RESOLVE: Final = "done"
 GROUP_LANGUAGE = "vi"  # station groups read Vietnamese
 
 
+RANK = {NORMAL: 0, WATCH: 1, DANGER: 2}
+
+
 async def raise_alert(session: AsyncSession, core: Core, person: Person, declaration: Declaration) -> Alert:
-    """Store the alert and queue it for the station's groups (or the admins) in the same transaction."""
+    """Store the alert and queue it for the station's groups (or the admins) in the same transaction.
+
+    One case per person: the alert of this declaration (raised at its first danger answer), or else the
+    person's open alert, is updated instead (tier raised if need be, its copies edited), never doubled."""
     assert person.id is not None  # the person declared, so is stored
+    alert = await alert_of(session, declaration) or await open_alert_of(session, person.id)
+    if alert is not None:
+        alert.declaration_id = declaration.id
+        alert.tier = max(alert.tier, declaration.tier, key=lambda tier: RANK.get(tier, 0))
+        session.add(alert)
+        await session.flush()
+        await update_copies(session, core, alert)
+        return alert
     alert = Alert(person_id=person.id, station_id=person.station_id, declaration_id=declaration.id,
                   tier=declaration.tier, created_at=declaration.declared_at)
     session.add(alert)
@@ -39,6 +55,52 @@ async def raise_alert(session: AsyncSession, core: Core, person: Person, declara
         reply = await render_alert(session, core, alert, lang)
         post(session, channel, chat_id, reply, core.utcnow(), alert_id=alert.id)
     return alert
+
+
+async def alert_of(session: AsyncSession, declaration: Declaration) -> Alert | None:
+    if declaration.id is None:
+        return None
+    return (await session.exec(select(Alert).where(Alert.declaration_id == declaration.id)
+                               .order_by(col(Alert.id).desc()))).first()
+
+
+async def open_alert_of(session: AsyncSession, person_id: int) -> Alert | None:
+    """The person's alert about their declarations that staff have not closed yet (silent ones are another case)."""
+    query = (select(Alert).where(Alert.person_id == person_id, col(Alert.status) != AlertStatus.RESOLVED,
+                                 col(Alert.tier).in_([DANGER, WATCH])).order_by(col(Alert.id).desc()))
+    return (await session.exec(query)).first()
+
+
+async def update_copies(session: AsyncSession, core: Core, alert: Alert) -> int:
+    """Show the alert as it is now in every chat it went to: a copy or an edit not sent yet is rewritten, a sent
+    copy edited through the outbox. (A copy being sent at this moment keeps its text until the next update.)"""
+    assert alert.id is not None  # stored
+    rows = (await session.exec(select(Outbox).where(Outbox.alert_id == alert.id).order_by(col(Outbox.id)))).all()
+    langs = {(channel, chat_id): lang for channel, chat_id, lang in await destinations(session, core, alert.station_id)}
+    latest: dict[tuple[str, str, str], Outbox] = {}  # each sent message -> the row of its latest text
+    edits = 0
+    for row in rows:
+        message_id = row.payload.get("edit_id") or row.sent_message_id
+        if message_id and (row.payload.get("edit_id") or row.status == OutboxStatus.SENT):
+            latest[(row.channel, row.chat_id, message_id)] = row
+        elif row.status == OutboxStatus.PENDING:
+            row.payload = (await render_alert(session, core, alert, langs.get((row.channel, row.chat_id),
+                                                                               GROUP_LANGUAGE))).to_payload()
+            session.add(row)
+    for (channel, chat_id, message_id), row in latest.items():
+        reply = await render_alert(session, core, alert, langs.get((channel, chat_id), GROUP_LANGUAGE))
+        reply.edit_id = message_id
+        if row.payload.get("edit_id") and row.status == OutboxStatus.PENDING:  # an edit still to send: rewritten
+            row.payload = reply.to_payload()
+            session.add(row)
+        elif _without_edit(row.payload) != _without_edit(reply.to_payload()):  # unchanged: no edit (20 a minute)
+            post(session, channel, chat_id, reply, core.utcnow(), alert_id=alert.id)
+            edits += 1
+    return edits
+
+
+def _without_edit(payload: dict) -> dict:
+    return {k: v for k, v in payload.items() if k != "edit_id"}
 
 
 async def destinations(session: AsyncSession, core: Core, station_id: int) -> list[tuple[str, str, str]]:
@@ -69,6 +131,8 @@ async def render_alert(session: AsyncSession, core: Core, alert: Alert, lang: st
         t(lang, "alert.category", category=t(lang, f"category.{person.category}"),
           end=person.end_date.strftime("%d/%m/%Y")),
     ]
+    if alert.words:  # services/distress.py: danger words typed outside a check-in
+        lines.append(t(lang, "alert.words", words=alert.words))
     if declaration is not None:
         lines.append(t(lang, "alert.reasons", reasons="; ".join(reason_texts(core, lang, declaration.reasons))))
         lines.append(t(lang, "alert.values", temperature=number(lang, declaration.temperature),
@@ -76,11 +140,17 @@ async def render_alert(session: AsyncSession, core: Core, alert: Alert, lang: st
                        breathing=declaration.breathing_rate if declaration.breathing_rate is not None else "—"))
         if declaration.note:
             lines.append(t(lang, "alert.note", note=declaration.note))
+        if declaration.partial:  # the person stopped (or is still) before the last question
+            lines.append(t(lang, "alert.partial"))
         lines.append(t(lang, "alert.declared_at", at=local(declaration.declared_at).strftime("%H:%M %d/%m/%Y")))
+        lines += await earlier_lines(session, core, lang, alert, declaration)
         if not person.is_self:
             lines.append(t(lang, "alert.by_household"))
     if alert.tier == "silent":
-        lines.append(t(lang, "alert.missed", days=core.rules.schedule.missed_days_alert))
+        lines.append(t(lang, "alert.missed", days=await silent_days(session, core, alert, person)))
+    if alert.escalated_at:  # scheduler/escalation.py: nobody took it in time
+        lines.append(t(lang, "alert.escalated", minutes=core.rules.schedule.escalate_after_minutes,
+                       at=local(alert.escalated_at).strftime("%H:%M %d/%m")))
     if alert.acknowledged_at:
         lines.append(t(lang, "alert.acknowledged", who=alert.acknowledged_by,
                        at=local(alert.acknowledged_at).strftime("%H:%M %d/%m")))
@@ -88,6 +158,17 @@ async def render_alert(session: AsyncSession, core: Core, alert: Alert, lang: st
         lines.append(t(lang, "alert.resolved", who=alert.resolved_by,
                        at=local(alert.resolved_at).strftime("%H:%M %d/%m")))
     return Reply("\n".join(lines), alert_buttons(lang, alert))
+
+
+async def earlier_lines(session: AsyncSession, core: Core, lang: str, alert: Alert,
+                        latest: Declaration) -> list[str]:
+    """The person's other abnormal declarations since the alert opened: one alert gathers them all."""
+    query = (select(Declaration).where(Declaration.person_id == alert.person_id, Declaration.id != latest.id,
+                                       col(Declaration.declared_at) >= alert.created_at,
+                                       Declaration.tier != NORMAL).order_by(col(Declaration.declared_at)))
+    return [t(lang, "alert.earlier", at=core.to_local(d.declared_at).strftime("%H:%M %d/%m"),
+              reasons="; ".join(reason_texts(core, lang, d.reasons)))
+            for d in (await session.exec(query)).all()]
 
 
 def alert_buttons(lang: str, alert: Alert) -> list[list[Button]]:
@@ -102,7 +183,7 @@ def alert_buttons(lang: str, alert: Alert) -> list[list[Button]]:
 
 def reason_texts(core: Core, lang: str, reasons: list[dict]) -> list[str]:
     texts = []
-    for reason in reasons:
+    for reason in in_alert_order(core.rules, reasons):
         params = dict(reason.get("params", {}))
         if reason["key"] == "reason.temperature":
             params["value"] = number(lang, float(params["value"]))
@@ -110,3 +191,14 @@ def reason_texts(core: Core, lang: str, reasons: list[dict]) -> list[str]:
             params["name"] = core.rules.symptom_label(params["code"], lang)
         texts.append(t(lang, reason["key"], **params))
     return texts
+
+
+async def silent_days(session: AsyncSession, core: Core, alert: Alert, person: Person) -> int:
+    """Whole days without a declaration before the missed-days alert's day, counted from the last declaration,
+    or from the later of the start and the registration (scheduler/rounds.py raises it on the same count)."""
+    day = core.to_local(alert.created_at).date()
+    last = (await session.exec(select(func.max(Declaration.day)).where(
+        Declaration.person_id == person.id, Declaration.day < day))).one()
+    since = max(person.start_date, core.to_local(person.created_at).date(),
+                last + timedelta(days=1) if last else date.min)
+    return max((day - since).days, 1)

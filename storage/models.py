@@ -147,6 +147,7 @@ class Alert(SQLModel, table=True):
     resolved_at: datetime | None = None
     escalated_at: datetime | None = None  # posted to the province group (or the admins), nobody having taken it
     undelivered_warned_at: datetime | None = None  # the admins told that no copy could be delivered
+    words: str | None = Field(default=None, max_length=1000)  # what the person wrote outside a check-in ("khó thở")
 
 
 class GroupBinding(SQLModel, table=True):

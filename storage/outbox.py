@@ -11,8 +11,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
 
 from chat.messages import Reply
+from health.triage import DANGER
 from storage.bulk import field, json_rows
-from storage.models import UNDELIVERED, Outbox, OutboxStatus
+from storage.models import UNDELIVERED, Alert, AlertStatus, Outbox, OutboxStatus, Person
 
 QUEUED = "outbox_queued"  # in session.info: this transaction queued messages (the sender is woken after commit)
 
@@ -57,7 +58,8 @@ def _claimable(now: datetime) -> ColumnElement[bool]:
 
 async def claim_due(session: AsyncSession, channel: str, now: datetime, limit: int,
                     lease: timedelta) -> list[Outbox]:
-    """Claim up to `limit` due rows of a channel: pending ones, or ones whose sender's lease ran out.
+    """Claim up to `limit` due rows of a channel: pending ones, or ones whose sender's lease ran out; the copies
+    of open danger alerts first, then by id.
 
     Two senders on one database never take the same row. On PostgreSQL the due rows are locked with
     SELECT ... FOR UPDATE SKIP LOCKED: concurrent senders each take other rows at once, without waiting on
@@ -66,14 +68,19 @@ async def claim_due(session: AsyncSession, channel: str, now: datetime, limit: i
     """
     due = (select(col(Outbox.id))  # UNDELIVERED, literally: the condition of the index the query then uses
            .where(Outbox.channel == channel, Outbox.next_attempt_at <= now, text(UNDELIVERED), _claimable(now))
-           .order_by(col(Outbox.next_attempt_at), col(Outbox.id)).limit(limit))
+           .order_by(col(Outbox.next_attempt_at), col(Outbox.id)))
     take = _claim_skipping_locked if session.get_bind().dialect.name == "postgresql" else _claim_in_one_update
-    claimed = await take(session, due, now, lease)
+    # Copies of open danger alerts first, whatever is queued before them (a flood of watch alerts, a round):
+    # a few rows, found from the open alerts.
+    danger = select(Alert.id).where(Alert.tier == DANGER, Alert.status == AlertStatus.OPEN)
+    urgent = await take(session, due.where(col(Outbox.alert_id).in_(danger)).limit(limit), now, lease)
+    claimed = urgent + (await take(session, due.limit(limit - len(urgent)), now, lease) if len(urgent) < limit else [])
     if not claimed:
         return []
     rows = await session.exec(select(Outbox).where(col(Outbox.id).in_(claimed)).order_by(col(Outbox.id))
                               .execution_options(populate_existing=True))
-    return list(rows.all())
+    first = set(urgent)
+    return sorted(rows.all(), key=lambda row: row.id not in first)  # stable: by id within each
 
 
 def _take(now: datetime, lease: timedelta) -> dict:
@@ -123,3 +130,20 @@ async def sent_copies(session: AsyncSession, alert_id: int) -> list[Outbox]:
     """Where an alert was posted, to edit every copy when someone takes it."""
     query = select(Outbox).where(Outbox.alert_id == alert_id, Outbox.status == OutboxStatus.SENT)
     return list((await session.exec(query)).all())
+
+
+async def postpone(session: AsyncSession, row_ids: list[int], at: datetime) -> None:
+    """Claimed rows put back untried, due at `at` (a group's minute is full): the claim's attempt is undone."""
+    if row_ids:
+        await session.exec(update(Outbox).where(col(Outbox.id).in_(row_ids))
+                           .values(status=OutboxStatus.PENDING, next_attempt_at=at, lease_until=None,
+                                   attempts=Outbox.attempts - 1))
+
+
+async def alert_tiers(session: AsyncSession, alert_ids: list[int]) -> dict[int, tuple[str, str]]:
+    """The tier and the person's name of these alerts, by id (the sender coalesces watch alerts in a flood)."""
+    if not alert_ids:
+        return {}
+    rows = await session.exec(select(Alert.id, Alert.tier, Person.full_name)
+                              .join(Person, col(Person.id) == Alert.person_id).where(col(Alert.id).in_(set(alert_ids))))
+    return {alert_id: (tier, name) for alert_id, tier, name in rows.all() if alert_id is not None}

@@ -11,6 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from storage.models import (
     Account,
+    Alert,
     AuditEvent,
     ConversationState,
     Declaration,
@@ -33,6 +34,7 @@ async def anonymise(session: AsyncSession, person: Person, now: datetime) -> Non
     person.anonymized_at = now
     session.add(person)
     await session.exec(update(Declaration).where(col(Declaration.person_id) == person.id).values(note=None))
+    await session.exec(update(Alert).where(col(Alert.person_id) == person.id).values(words=None))
     requests = select(HelpRequest.id).where(HelpRequest.person_id == person.id)
     await session.exec(update(HelpMessage).where(col(HelpMessage.request_id).in_(requests))
                        .values(text="", photo_id=None))

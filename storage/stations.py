@@ -18,13 +18,14 @@ from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from chat.parse import station_phone
 from chat.text import fold
 from storage.models import BindCode, GroupBinding, StaffMember, Station
 
 PROVINCE = "PROVINCE"  # `cachly station bind-code PROVINCE`: the province-level group
 STATION_SCOPE, PROVINCE_SCOPE = "station", "province"
 STAFF_SCOPE = "staff"  # a one-time code that makes its user staff of the station (/nhanvien)
-CSV_COLUMNS = ("code", "name", "full_name", "type", "province_code", "province_name")
+CSV_COLUMNS = ("code", "name", "full_name", "type", "province_code", "province_name")  # and "phone", optional
 BUNDLED_UNITS = "gia-lai-2025-units.csv"
 # No 0/O or 1/I: codes are read aloud and typed on phones.
 BIND_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"
@@ -73,6 +74,8 @@ def _row_problem(row: dict[str, str], seen: set[str]) -> str | None:
         return "code or name too long"
     if code in seen:
         return "duplicate code"
+    if (row.get("phone") or "").strip() and station_phone(row["phone"]) is None:
+        return "phone not a Vietnamese number"
     return None
 
 
@@ -82,6 +85,9 @@ def _apply_row(station: Station, row: dict[str, str]) -> None:
     station.unit_type = (row.get("type") or "").strip()
     station.parent_code = (row.get("province_code") or "").strip() or None
     station.search_key = fold(station.name)
+    phone = station_phone(row.get("phone") or "")  # optional column: a row without one keeps the station's
+    if phone:
+        station.phone = phone
 
 
 async def import_units_csv(session: AsyncSession, path: Path) -> ImportResult:

@@ -61,6 +61,17 @@ async def station_id(core: Core | Database, code: str = PLEIKU) -> int:
         return (await session.exec(select(Station.id).where(Station.code == code))).one()
 
 
+STATION_PHONE = "02693823456"  # Phường Pleiku's number in the tests that give it one
+
+
+async def set_station_phone(core: Core, code: str = PLEIKU, phone: str = STATION_PHONE) -> None:
+    async with core.db.session() as session:
+        station = await get_station(session, code)
+        assert station is not None
+        station.phone = phone
+        session.add(station)
+
+
 async def add_staff(core: Core, user_id: str, role: str = STAFF, station: str | None = PLEIKU, name: str = "Lan",
                     active: bool = True) -> int | None:
     """A staff record (a staff member's is of the station; an admin's or a province viewer's of none); the
@@ -112,12 +123,13 @@ async def add_person(core: Core, name: str, chat_id: str | None = None, *, stati
                      start: date = TODAY, end: date | None = None, status: str = "active", category: str = "f1",
                      phone: str | None = None, id_number: str | None = None, birth_year: int = 1980,
                      gender: str = "male", language: str = "vi", account_id: int | None = None,
-                     is_self: bool = True) -> Person:
-    """A person in quarantine (F1 from today by default), registered the evening before it began. Their
-    account is `account_id`, else the one of `chat_id` (made if new), else one of their own."""
+                     is_self: bool = True, registered: datetime | None = None) -> Person:
+    """A person in quarantine (F1 from today by default), registered the evening before it began (or at
+    `registered`, local time). Their account is `account_id`, else the one of `chat_id` (made if new), else one
+    of their own."""
     end = end or start + timedelta(days=core.rules.quarantine_days[category] - 1)
     phone = phone or f"09{next(_phones)}"
-    registered = datetime.combine(start - timedelta(days=1), time(20))
+    registered = registered or datetime.combine(start - timedelta(days=1), time(20))
     sid = await station_id(core, station)
     async with core.db.session() as session:
         if account_id is None:

@@ -803,6 +803,21 @@ class FakeBotAPI:
             fields["caption"] = caption
         return self._user_message(user_id, chat_id, fields)
 
+    async def send_voice(self, user_id: int, content: bytes = b"OggS", duration: int = 3,
+                         chat_id: int | None = None) -> JSON:
+        """Queue a voice message (Telegram's Voice: an OGG/Opus file, its length in seconds)."""
+        stored = self._store_file(content, "voice", ".oga", "AwAC")
+        return self._user_message(user_id, chat_id, {"voice": {
+            "file_id": stored.file_id, "file_unique_id": stored.file_unique_id, "duration": duration,
+            "mime_type": "audio/ogg", "file_size": len(content)}})
+
+    async def send_sticker(self, user_id: int, emoji: str = "😷", chat_id: int | None = None) -> JSON:
+        """Queue a sticker (Telegram's Sticker: a regular, static one)."""
+        stored = self._store_file(b"RIFF", "stickers", ".webp", "CAAC")
+        return self._user_message(user_id, chat_id, {"sticker": {
+            "file_id": stored.file_id, "file_unique_id": stored.file_unique_id, "type": "regular",
+            "width": 512, "height": 512, "is_animated": False, "is_video": False, "emoji": emoji}})
+
     async def press(self, user_id: int, message: JSON | int, data: str,
                     chat_id: int | None = None, force: bool = False) -> str:
         """Queue a callback_query for an inline button; returns the callback query id."""

@@ -173,6 +173,7 @@ HINTS = {  # a plausible answer per step name, tried before the others
     "address": "12 Lê Lợi, tổ 3", "start_date": TODAY, "temperature": "36,8", "spo2": "97", "breathing": "18",
     "note": "Không có gì", "time": "08:30", "days": "3", "query": "An", "scope": "pleiku",
     "content": "Nhà tôi cần thuốc", "answer": "Trạm sẽ gọi lại", "list": "pleiku",
+    "spo2_again": "92",  # typed at "spo2" too: a low reading alone is measured again
 }
 FIRST_VALUES = ("yes", "none", "done", "skip", "0")  # buttons that usually move a flow on
 LAST_VALUES = ("ok", "no", "off", "cancel", "back", "default", "all")  # ends, undoes or goes back: tried last

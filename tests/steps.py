@@ -26,8 +26,12 @@ async def declare(chat: ChatDriver, temperature: str = "36,8", symptoms: Sequenc
         await chat.press(label)
     await chat.press("Xong" if symptoms else "Không có triệu chứng")
     await (chat.say(spo2) if spo2 is not None else chat.press("Không có máy đo"))
+    if spo2 is not None and vi("ask.spo2_again", value=spo2.strip()) in chat.text():
+        await chat.say(spo2)  # a low SpO2 alone is measured again (261/QĐ-BYT): the same reading, confirmed
     await (chat.say(breathing) if breathing is not None else chat.press("Bỏ qua"))
     await (chat.say(note) if note is not None else chat.press("Không có"))
+    assert "Đúng chưa?" in chat.text(), chat.text()  # the recap of what was recorded, before it is saved
+    await chat.press("Đúng")
 
 
 async def checkin(chat: ChatDriver, who: str | None = None) -> None:

@@ -6,8 +6,9 @@ the tests read what a person or a station group would see. Waiting is on the fak
 """
 from __future__ import annotations
 
+import contextlib
 import socket
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 from sqlmodel import select
@@ -184,12 +185,25 @@ async def checkin_via_telegram(fake: FakeBotAPI, user: int = CITIZEN, temperatur
         await tap(fake, user, "Bỏ qua", "nhắn gì thêm")
     else:
         await say(fake, user, breathing, "nhắn gì thêm")
-    return await tap(fake, user, "Không có", expect)
+    await tap(fake, user, "Không có", "Đúng chưa?")  # the recap of what was recorded
+    return await tap(fake, user, "Đúng", expect)
 
 
 async def danger_checkin(fake: FakeBotAPI, user: int = CITIZEN) -> JSON:
-    return await checkin_via_telegram(fake, user, "39,2", symptoms=("Khó thở",), spo2="92",
-                                      expect="CẦN HỖ TRỢ NGAY")
+    result = await checkin_via_telegram(fake, user, "39,2", symptoms=("Khó thở",), spo2="92",
+                                        expect="CẦN HỖ TRỢ NGAY")
+    await fake.wait_for_message(user, lambda m: "📞" in m["text"])  # the number to call: the last reply
+    return result
+
+
+async def alert_shown(h: Harness, chat: int, predicate: Callable[[JSON], bool], tries: int = 10) -> JSON:
+    """The chat's alert message once its text satisfies `predicate`. An alert updated while its copy was on its
+    way is shown up to date by the next scheduler tick (scheduler/abandoned.py): ticked here until it is."""
+    for _ in range(tries):
+        with contextlib.suppress(AssertionError):
+            return await h.fake.wait_for_message(chat, predicate, timeout=0.5, after=0)
+        await h.bot.scheduler.tick()
+    return await h.fake.wait_for_message(chat, predicate, after=0)
 
 
 async def bind_group_via_telegram(h: Harness, group: int = GROUP, staff: int = STAFF_LAN) -> JSON:

@@ -215,8 +215,8 @@ async def test_a_station_page(core: Core, chat: ChatDriver) -> None:
                  vi("tram.group_line", chat=GROUP, channel="telegram", at="09:30 29/11/2026")):
         assert line in text, (line, text)
     assert "Nguyễn Văn An" not in text  # counts, not people
-    assert labels(admin) == [vi("tram.button.bind_code"), vi("tram.button.staff_code"), vi("tram.button.unbind"),
-                             vi("tram.button.deactivate"), vi("tram.button.back")]
+    assert labels(admin) == [vi("tram.button.bind_code"), vi("tram.button.staff_code"), vi("tram.button.phone"),
+                             vi("tram.button.unbind"), vi("tram.button.deactivate"), vi("tram.button.back")]
     await admin.press(vi("tram.button.back"))
     assert admin.text().startswith(vi("tram.list_found", query="Pleiku", count=1, page=1, pages=1))
 
@@ -288,7 +288,8 @@ async def test_deactivate_and_reactivate_a_station(core: Core, chat: ChatDriver)
     await admin.press(vi("tram.button.deactivate"))
     assert admin.text().startswith(vi("tram.deactivated", station="Phường Pleiku"))
     assert vi("tram.inactive") in admin.text()
-    assert labels(admin) == [vi("tram.button.activate"), vi("tram.button.back")]  # no codes for a closed station
+    assert labels(admin) == [vi("tram.button.phone"), vi("tram.button.activate"),  # no codes for a closed station
+                             vi("tram.button.back")]
     assert not (await station(core, PLEIKU)).active
     [event] = await audit_events(core, "station.deactivate")
     assert (event.before, event.after) == ({"active": True}, {"active": False})

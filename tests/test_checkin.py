@@ -125,7 +125,7 @@ async def test_symptoms_toggle_on_and_off_by_editing_the_keyboard(core: Core, ch
     codes = symptom_codes(chat)
     assert set(codes) == {"breathless", "chest_pain", "confusion", "blue_lips", "fever", "cough", "sore_throat",
                           "runny_nose", "tired", "chills", "taste_smell_loss", "diarrhoea", "headache",
-                          "muscle_pain"}  # no children's sign for an adult
+                          "muscle_pain", "cough_blood", "nausea_vomiting"}  # no children's sign for an adult
     assert codes["cough"] == "▫️ Ho"
     assert chat.buttons()[-1].label == vi("symptoms.none")
 
@@ -150,6 +150,7 @@ async def test_symptoms_toggle_on_and_off_by_editing_the_keyboard(core: Core, ch
     await chat.press("Không có máy đo")
     await chat.press("Bỏ qua")
     await chat.press("Không có")
+    await chat.press("Đúng")
     [declaration] = await declarations(core)
     assert declaration.symptoms == ["headache"] and declaration.tier == WATCH
 
@@ -173,6 +174,7 @@ async def test_typed_text_at_the_symptom_step(core: Core, chat: ChatDriver) -> N
     await chat.press("Không có máy đo")
     await chat.press("Bỏ qua")
     await chat.press("Không có")
+    await chat.press("Đúng")
     assert (await declarations(core))[0].symptoms == ["cough"]
 
 
@@ -213,15 +215,18 @@ async def test_spo2_refused(chat: ChatDriver, typed: str) -> None:
 async def test_spo2_bounds_and_percent(core: Core, chat: ChatDriver) -> None:
     await at_spo2(chat)
     await chat.say("70")
-    assert chat.text() == vi("ask.breathing")
-    await chat.say("/huy")
+    assert chat.text() == vi("ask.spo2_again", value=70)  # low, alone: measured again first
+    await chat.say("70")
+    assert chat.text().endswith(vi("ask.breathing"))
+    await chat.say("/huy")  # left: kept as a partial declaration
     await chat.say("/khaibao")
     await chat.say("36,8")
     await chat.press("Không có triệu chứng")
     await chat.say("100 %")
     await chat.press("Bỏ qua")
     await chat.press("Không có")
-    assert (await declarations(core))[0].spo2 == 100
+    await chat.press("Đúng")
+    assert [(d.spo2, d.partial) for d in await declarations(core)] == [(70, True), (100, False)]
 
 
 async def test_no_meter(core: Core, chat: ChatDriver) -> None:
@@ -230,6 +235,7 @@ async def test_no_meter(core: Core, chat: ChatDriver) -> None:
     assert chat.text() == vi("ask.breathing")
     await chat.press("Bỏ qua")
     await chat.press("Không có")
+    await chat.press("Đúng")
     assert (await declarations(core))[0].spo2 is None
 
 
@@ -248,6 +254,7 @@ async def test_breathing_skipped_and_given(core: Core, chat: ChatDriver) -> None
     await chat.press("Bỏ qua")
     assert chat.text() == vi("ask.note")
     await chat.press("Không có")
+    await chat.press("Đúng")
     assert (await declarations(core))[0].breathing_rate is None
 
 
@@ -261,6 +268,7 @@ async def test_note_too_long_or_empty(core: Core, chat: ChatDriver) -> None:
     await chat.say("   ")
     assert chat.last[0].text == vi("err.note", max=500)
     await chat.say("  Ho   về đêm ")
+    await chat.press("Đúng")
     assert (await declarations(core))[0].note == "Ho về đêm"
 
 
@@ -276,8 +284,10 @@ async def test_checkin_resumes_after_a_restart_of_the_core(core: Core, chat: Cha
     try:
         again = ChatDriver(NewCore(db, load_rules(), TZ, admin_chats=[("telegram", "999")], clock=clock), "100")
         await again.say("95")  # SpO2 95: danger, though the temperature was given before the restart
+        await again.say("95")  # measured again, still low
         await again.press("Bỏ qua")
         await again.press("Không có")
+        await again.press("Đúng")
         [declaration] = await declarations(core)
         assert (declaration.temperature, declaration.spo2, declaration.tier) == (36.8, 95, DANGER)
     finally:
@@ -302,7 +312,8 @@ async def test_watch_alert_goes_to_the_admins_without_a_group(core: Core, chat: 
 async def test_danger_reply_says_to_call_now(core: Core, chat: ChatDriver) -> None:
     await registered(chat)
     await declare(chat, "36,8", symptoms=["Khó thở"], spo2="94")
-    assert chat.text() == vi("result.danger", name="Nguyễn Văn An")
+    assert chat.last[0].text == vi("result.danger", name="Nguyễn Văn An")
+    assert chat.last[1].text == vi("checkin.call_115")  # the station has no phone set
     assert "115" in chat.text()
     [alert] = await alerts(core)
     assert alert.tier == DANGER
@@ -545,6 +556,9 @@ async def test_english_checkin_and_an_english_admin(core: Core) -> None:
     await person.press("No meter")
     await person.press("Skip")
     await person.press("Nothing")
+    assert person.text().startswith(t("en", "recap.line", name="Nguyen Van An", temperature="36.9 °C",
+                                      symptoms="Cough", spo2="not measured", breathing="not measured")[:40])
+    await person.press("Right")
     assert person.text() == t("en", "result.watch", name="Nguyen Van An")
     [row] = await outbox(core)
     assert row.chat_id == "999"

@@ -307,7 +307,7 @@ def checkin(temperature: str) -> list[Step]:
     return [Step(None, "/khaibao"), Step("Nhiệt độ cơ thể", temperature),
             Step("Có triệu chứng nào", "Không có triệu chứng", True),
             Step("máy đo nồng độ oxy", "Không có máy đo", True), Step("Đếm số lần thở", "Bỏ qua", True),
-            Step("nhắn gì thêm", "Không có", True)]
+            Step("nhắn gì thêm", "Không có", True), Step("Đúng chưa?", "Đúng", True)]
 
 
 REGISTERED, DECLARED = ("Đăng ký xong",), ("Đã ghi nhận khai báo", "CẦN HỖ TRỢ NGAY")

@@ -19,6 +19,7 @@ from tests.telegram_steps import (
     STAFF_BINH,
     STAFF_LAN,
     Harness,
+    alert_shown,
     bind_group_via_telegram,
     checkin_via_telegram,
     danger_checkin,
@@ -128,7 +129,9 @@ async def test_danger_checkin_alerts_the_bound_group_and_staff_take_it(harness: 
     await register_via_telegram(fake)
     await danger_checkin(fake)
 
-    alert = await fake.wait_for_message(GROUP, is_alert)
+    # Alerted at the tick of "Khó thở", then edited as the answers came: it ends showing them all, complete.
+    alert = await alert_shown(harness, GROUP, lambda m: is_alert(m) and "SpO2 92" in m["text"]
+                              and "chưa đủ" not in m["text"])
     for shown in ("Nguyễn Văn An", PHONE, "12 Lê Lợi", "SpO2 92", "Khó thở", "39,2°C"):
         assert shown in alert["text"], shown
     assert [label for label, _ in fake.buttons(alert)] == ["✋ Đã tiếp nhận", "✅ Đã xử lý"]
@@ -137,7 +140,7 @@ async def test_danger_checkin_alerts_the_bound_group_and_staff_take_it(harness: 
     query = await fake.press(STAFF_LAN, alert, fake.button(alert, "Đã tiếp nhận"))
     answer = await fake.wait_for_call("answerCallbackQuery", lambda p: p["callback_query_id"] == query)
     assert "tiếp nhận" in answer["text"]
-    taken = await fake.wait_for_edit(GROUP, alert["message_id"])
+    taken = await fake.wait_for_edit(GROUP, alert["message_id"], lambda m: "Đã tiếp nhận:" in m["text"])
     assert "Đã tiếp nhận: Lan lúc 09:30" in taken["text"] and "Nguyễn Văn An" in taken["text"]
     assert [label for label, _ in fake.buttons(taken)] == ["✅ Đã xử lý"]
 
@@ -183,7 +186,7 @@ async def test_a_station_without_a_group_alerts_the_admins_in_private(harness: H
     assert "Nguyễn Văn An" in alert["text"] and PHONE in alert["text"]
     query = await fake.press(ADMIN, alert, fake.button(alert, "Đã tiếp nhận"))
     await fake.wait_for_call("answerCallbackQuery", lambda p: p["callback_query_id"] == query)
-    taken = await fake.wait_for_edit(ADMIN, alert["message_id"])
+    taken = await fake.wait_for_edit(ADMIN, alert["message_id"], lambda m: "Đã tiếp nhận:" in m["text"])
     assert "Đã tiếp nhận: Quản trị" in taken["text"]
 
 

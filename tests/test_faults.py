@@ -126,14 +126,17 @@ async def town(seeded_db_url: str) -> AsyncIterator[Town]:
 
 
 def answers(uid: int) -> list[dict]:
-    """A whole check-in as the person's inputs: temperature, symptoms, SpO2, breathing rate, note."""
+    """A whole check-in as the person's inputs: temperature, symptoms, SpO2 (a low one measured again), breathing
+    rate, note, the recap confirmed."""
     kind = (uid - FIRST_USER) % SILENT_EVERY
+    spo2 = [{"text": "92"}, {"text": "92"}] if kind == DANGER else [{"button": "s:spo2:skip"}]
     return [{"text": "/khaibao"},
             {"text": "38,4" if kind == WATCH else "36,8"},
             {"button": "s:symptoms:none"},
-            {"text": "92"} if kind == DANGER else {"button": "s:spo2:skip"},
+            *spo2,
             {"button": "s:breathing:skip"},
-            {"button": "s:note:skip"}]
+            {"button": "s:note:skip"},
+            {"button": "s:recap:right"}]
 
 
 async def check_in(core: Core, uid: int) -> None:
@@ -235,11 +238,23 @@ async def test_faults_lose_nothing_and_send_nothing_twice(town: Town) -> None:
     assert declarations == PEOPLE - len(silent_people)
     expected_alerts = sum(1 for u in town.users if not silent(u) and (u - FIRST_USER) % SILENT_EVERY in (DANGER, WATCH))
     assert len(alerts) == expected_alerts
-    alert_rows = [r for r in rows if r.alert_id is not None]
+    alert_rows = [r for r in rows if r.alert_id is not None and "edit_id" not in r.payload]
     assert len(alert_rows) == len(alerts)  # one group per station
+    # A danger alert raised before the recap may be edited once complete: its message shows the edit's text.
+    edits = {r.alert_id: r for r in rows if r.alert_id is not None and "edit_id" in r.payload}
+    assert all(r.status == "sent" for r in edits.values())
     for row in alert_rows:
         assert row.status == "sent", (row.id, row.status, row.last_error)
-        assert deliveries[(int(row.chat_id), row.payload["text"])] == 1, row.id
+        if row.sent_message_id is None:  # a watch alert of a flood, counted in one "N cảnh báo mới" message
+            continue
+        shown = edits[row.alert_id] if row.alert_id in edits else row
+        assert deliveries[(int(row.chat_id), shown.payload["text"])] == 1, row.id
+    coalesced = Counter(int(r.chat_id) for r in alert_rows if r.sent_message_id is None)
+    counted: Counter[int] = Counter()
+    for (chat, text), n in deliveries.items():
+        if "cảnh báo mới" in text:
+            counted[chat] += int(text.split()[1]) * n
+    assert counted == coalesced
 
     # Nothing pending; every failure has its reason, and only chats that refused the bot failed.
     assert {r.status for r in rows} <= {"sent", "failed"}

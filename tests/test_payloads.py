@@ -16,6 +16,7 @@ from chat.payloads import (
     CardAction,
     CardOpen,
     DeletionPress,
+    DistressPress,
     Go,
     LanguagePick,
     ListPage,
@@ -33,7 +34,7 @@ from services.env import Core
 from storage.models import Account, Station
 
 KINDS = (StepAnswer, AlertPress, RequestPress, DeletionPress, Go, LanguagePick, ListPage, AlertsPage, CardOpen,
-         CardAction)
+         CardAction, DistressPress)
 ids = st.integers(min_value=0, max_value=999_999_999)  # the largest number a payload carries (9 digits)
 words = st.text(alphabet="abcdefghijklmnopqrstuvwxyz0123456789_", min_size=1, max_size=12)
 

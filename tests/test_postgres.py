@@ -30,12 +30,13 @@ from bot.app import TelegramBot, Webhook, build_core
 from bot.polling import POLLER, PollerLease
 from bot.settings import load_settings
 from health.rules import load_rules
+from scheduler.runner import Scheduler
 from services.env import Core
 from storage.claims import claim_many
 from storage.db import Database
 from storage.leases import acquire, current_holder, release
 from storage.migrate import upgrade
-from storage.models import Account, Outbox, OutboxStatus, Person, Station
+from storage.models import Account, Alert, AuditEvent, GroupBinding, Outbox, OutboxStatus, Person, Station
 from storage.outbox import claim_due, enqueue
 from tests.conftest import TZ, Clock, Templates, run_apart, seed_stations, sqlite_url
 from tests.fake_bot_api import FakeBotAPI
@@ -219,6 +220,61 @@ async def test_concurrent_rounds_claim_each_scheduled_send_once(url: str) -> Non
         assert taken[0] | taken[1] == set(subjects)
     finally:
         await dispose(first, second)
+
+
+async def test_two_processes_escalate_an_untaken_alert_once(url: str) -> None:
+    """Two schedulers on one database, 15 minutes after an alert nobody took: one escalation, one copy."""
+    clock = Clock(datetime(2026, 11, 29, 9, 15))
+    first, second = await databases(url, 2)
+    cores = [Core(db, load_rules(), TZ, admin_chats=[("telegram", "999")], clock=clock) for db in (first, second)]
+    try:
+        async with first.session() as session:
+            station = (await session.exec(select(Station).limit(1))).one()
+            session.add(GroupBinding(station_id=None, scope="province", channel="telegram", chat_id="-7001"))
+            account = Account(channel="telegram", external_id="p1")
+            session.add(account)
+            await session.flush()
+            person = Person(account_id=account.id, full_name="An", birth_year=1980, gender="male", phone="0912345678",
+                            station_id=station.id, address="1", category="f1", start_date=date(2026, 11, 29),
+                            end_date=date(2026, 12, 12))
+            session.add(person)
+            await session.flush()
+            session.add(Alert(person_id=person.id, station_id=station.id, tier="danger",
+                              created_at=T0 - timedelta(minutes=15)))
+        await asyncio.gather(*(Scheduler(core).tick() for core in cores))
+        async with first.session() as session:
+            copies = (await session.exec(select(Outbox).where(Outbox.chat_id == "-7001"))).all()
+            events = (await session.exec(select(AuditEvent).where(AuditEvent.action == "alert.escalate"))).all()
+        assert len(copies) == 1 and len(events) == 1
+    finally:
+        await dispose(first, second)
+
+
+async def test_a_danger_alert_s_copy_is_claimed_before_a_round_queued_earlier(url: str) -> None:
+    db = (await databases(url, 1))[0]
+    try:
+        await queue(db, 150)
+        async with db.session() as session:
+            station = (await session.exec(select(Station).limit(1))).one()
+            account = Account(channel="telegram", external_id="p1")
+            session.add(account)
+            await session.flush()
+            person = Person(account_id=account.id, full_name="An", birth_year=1980, gender="male", phone="0912345678",
+                            station_id=station.id, address="1", category="f1", start_date=date(2026, 11, 29),
+                            end_date=date(2026, 12, 12))
+            session.add(person)
+            await session.flush()
+            alert = Alert(person_id=person.id, station_id=station.id, tier="danger", created_at=T0)
+            session.add(alert)
+            await session.flush()
+            urgent = enqueue(session, "telegram", "-5001", {"text": "danger"}, alert_id=alert.id, now=T0)
+            await session.flush()
+            urgent_id = urgent.id
+        async with db.session() as session:
+            claimed = await claim_due(session, "telegram", T0 + timedelta(seconds=1), 100, LEASE)
+        assert claimed[0].id == urgent_id and len(claimed) == 100
+    finally:
+        await dispose(db)
 
 
 # --- the poller lease ------------------------------------------------------------------------------------------

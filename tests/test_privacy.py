@@ -25,6 +25,7 @@ async def test_retention_anonymises_a_completed_quarantine_after_30_days_only(co
     await chat.press("Không có máy đo")
     await chat.press("Bỏ qua")
     await chat.say("Tôi khoẻ, cảm ơn trạm")
+    await chat.press("Đúng")
     async with core.db.session() as session:
         p = (await session.exec(select(Person))).one()
         p.status, p.end_date = "completed", core.today() - timedelta(days=30)

@@ -39,7 +39,11 @@ DANGER_CHECKIN = [
     "92",               # SpO2 92 %: a danger sign
     "1",                # [1] Bỏ qua (breathing rate)
     "1",                # [1] Không có (note)
+    "1",                # [1] Đúng (the recap of what was recorded)
 ]
+# The alert is printed at the tick of «Khó thở» ([g1] [g2]), then edited, with new numbers, when SpO2 92 is
+# typed ([g3] [g4]) and when the check-in is complete ([g5] [g6]): staff take it with its newest button.
+TAKE = "g5"
 
 
 async def scripted(lines: list[str]) -> AsyncIterator[str]:
@@ -74,25 +78,26 @@ def answer_to(output: str, typed: str) -> str:
 
 
 async def test_from_consent_to_an_alert_taken_in_the_terminal(sandbox_core: Core) -> None:
-    output = await run(sandbox_core, [*REGISTRATION, *DANGER_CHECKIN, "g1"])
+    output = await run(sandbox_core, [*REGISTRATION, *DANGER_CHECKIN, TAKE])
 
     assert output.startswith("=== Hộp thử cachly (sandbox) ===")
     assert "Nghị định 13/2023/NĐ-CP" in output and "[1] Đồng ý   [2] Không đồng ý" in output
     assert "Đăng ký xong" in output
     assert "✅ Khó thở, thở hụt hơi" in output  # the multi-select question, shown again after the toggle
 
-    result_and_alert = answer_to(output, "1")  # the last "1": «Không có», the final answer of the check-in
+    result_and_alert = answer_to(output, "1")  # the last "1": «Đúng», the final answer of the check-in
     assert "CẦN HỖ TRỢ NGAY cho Nguyễn Văn An" in result_and_alert
     group = result_and_alert.split("📣 Nhóm trạm y tế:", 1)[1]
     for shown in ("🔴 NGUY HIỂM", "Nguyễn Văn An — 46 tuổi, Nam", "📞 0912345678", "SpO2 92",
-                  "Khó thở, thở hụt hơi", "[g1] ✋ Đã tiếp nhận   [g2] ✅ Đã xử lý"):
+                  "Khó thở, thở hụt hơi", "[g5] ✋ Đã tiếp nhận   [g6] ✅ Đã xử lý"):
         assert shown in group, shown
+    assert output.index("[g1] ✋ Đã tiếp nhận") < output.index("> xong")  # alerted at the tick, before «Xong»
 
-    taken = answer_to(output, "g1")
+    taken = answer_to(output, TAKE)
     assert "Đã ghi nhận: bạn tiếp nhận ca này." in taken
     assert "(tin nhắn được cập nhật)" in taken
     assert "✋ Đã tiếp nhận: Nhân viên trạm (hộp thử) lúc 09:30" in taken
-    assert "[g3] ✅ Đã xử lý" in taken and "Đã tiếp nhận   [" not in taken  # the taken button is gone
+    assert "[g7] ✅ Đã xử lý" in taken and "Đã tiếp nhận   [" not in taken  # the taken button is gone
     assert output.rstrip().endswith("Tạm biệt! Dữ liệu đã lưu trong cơ sở dữ liệu.")
 
 
@@ -123,11 +128,10 @@ async def test_bad_answers_get_a_message_and_the_same_question_again(sandbox_cor
 
 
 async def test_a_button_number_that_does_not_exist_gets_a_clear_message(sandbox_core: Core) -> None:
-    output = await run(sandbox_core, ["g1", "9", *REGISTRATION, *DANGER_CHECKIN, "g1", "g2", "g9"])
-    before_any_alert, taking = answers(output, "g1")
-    assert before_any_alert.strip() == "Không có nút số g1."
-    assert "Đã tiếp nhận: Nhân viên trạm (hộp thử)" in taking
-    assert answer_to(output, "g2").strip() == "Không có nút số g2."  # its message was edited: a new g3
+    output = await run(sandbox_core, ["g1", "9", *REGISTRATION, *DANGER_CHECKIN, TAKE, "g2", "g9"])
+    assert answer_to(output, "g1").strip() == "Không có nút số g1."  # before any alert
+    assert "Đã tiếp nhận: Nhân viên trạm (hộp thử)" in answer_to(output, TAKE)
+    assert answer_to(output, "g2").strip() == "Không có nút số g2."  # its message was edited: new numbers
     assert answer_to(output, "g9").startswith("Không có nút số g9.")
     consent = answer_to(output, "9")  # the consent question has only [1] and [2]
     assert "bấm một trong các nút" in consent and "Bạn có đồng ý không?" in consent
@@ -137,7 +141,7 @@ def test_the_cachly_sandbox_command_runs_a_whole_conversation(tmp_path: Path) ->
     env = {k: v for k, v in os.environ.items() if not k.startswith("CACHLY_")}
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env["CACHLY_DATABASE_URL"] = f"sqlite+aiosqlite:///{tmp_path / 'sandbox.db'}"
-    script = "\n".join([*REGISTRATION, *DANGER_CHECKIN, "g1", "/thoat", "this line is never read"]) + "\n"
+    script = "\n".join([*REGISTRATION, *DANGER_CHECKIN, TAKE, "/thoat", "this line is never read"]) + "\n"
     done = subprocess.run([sys.executable, "-m", "bot.cli", "sandbox"], input=script, env=env, cwd=tmp_path,
                           capture_output=True, text=True, timeout=120, check=False)
     output = done.stdout + done.stderr

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from health.rules import RulesError, load_rules
-from health.triage import DANGER, NORMAL, WATCH, Answers, triage
+from health.triage import DANGER, NORMAL, WATCH, Answers, in_alert_order, triage
 
 RULES = load_rules()
 ADULT = 40
@@ -88,13 +88,57 @@ def test_default_rules_follow_the_design() -> None:
     assert (RULES.temperature_min, RULES.temperature_max, RULES.spo2_min) == (34.0, 43.0, 70)
     codes = {s.code: s.tier for s in RULES.symptoms}
     assert {c for c, t in codes.items() if t == DANGER} == {
-        "breathless", "chest_pain", "confusion", "blue_lips", "child_cannot_drink"}
-    assert len([c for c, t in codes.items() if t == WATCH]) == 10
+        "breathless", "chest_pain", "confusion", "blue_lips", "cough_blood", "child_cannot_drink"}
+    assert len([c for c, t in codes.items() if t == WATCH]) == 11
+    assert RULES.temperature_high == 39.5
 
 
 def test_child_only_symptom_is_offered_to_children_only() -> None:
     assert "child_cannot_drink" in [s.code for s in RULES.symptoms_for_age(11)]
     assert "child_cannot_drink" not in [s.code for s in RULES.symptoms_for_age(12)]
+
+
+def test_coughing_blood_is_a_danger_sign() -> None:
+    assert tier(symptoms=("cough_blood",)) == DANGER
+    assert tier(age=8, symptoms=("cough_blood",)) == DANGER
+    assert "cough_blood" in [s.code for s in RULES.symptoms_for_age(40)]
+    assert "cough_blood" in [s.code for s in RULES.symptoms_for_age(3)]
+
+
+def test_nausea_and_vomiting_is_a_watch_sign_and_a_child_vomiting_is_the_danger_sign() -> None:
+    assert tier(symptoms=("nausea_vomiting",)) == WATCH
+    assert tier(symptoms=("nausea_vomiting", "cough_blood")) == DANGER
+    # 261/QĐ-BYT: vomiting in a child is a danger sign, so a child is offered that sign, not the watch one.
+    assert "nausea_vomiting" in [s.code for s in RULES.symptoms_for_age(12)]
+    child = [s.code for s in RULES.symptoms_for_age(11)]
+    assert "nausea_vomiting" not in child and "child_cannot_drink" in child
+
+
+def test_a_high_temperature_is_shown_first_but_is_no_tier_of_its_own() -> None:
+    assert tier(temperature=39.5) == WATCH  # 261/QĐ-BYT names no temperature among the danger signs
+    assert tier(temperature=41.0, symptoms=("cough",)) == WATCH
+    result = triage(RULES, Answers(39.5, ("cough", "breathless"), 95), ADULT)
+    assert result.tier == DANGER
+    assert [(r.key, r.params) for r in result.reasons] == [
+        ("reason.temperature", {"value": "39.5"}), ("reason.spo2", {"value": 95}),
+        ("reason.symptom", {"code": "breathless"}), ("reason.symptom", {"code": "cough"})]
+
+
+def test_below_the_high_line_the_temperature_comes_after_the_danger_signs() -> None:
+    result = triage(RULES, Answers(39.4, ("cough", "breathless")), ADULT)
+    assert [(r.tier, r.key) for r in result.reasons] == [
+        (DANGER, "reason.symptom"), (WATCH, "reason.temperature"), (WATCH, "reason.symptom")]
+
+
+def test_stored_reasons_in_an_older_order_are_shown_in_the_alert_order() -> None:
+    stored = [{"tier": DANGER, "key": "reason.symptom", "params": {"code": "breathless"}},
+              {"tier": WATCH, "key": "reason.symptom", "params": {"code": "cough"}},
+              {"tier": WATCH, "key": "reason.temperature", "params": {"value": "40.1"}},
+              {"tier": DANGER, "key": "reason.spo2", "params": {"value": 93}}]
+    assert [r["key"] for r in in_alert_order(RULES, stored)] == [
+        "reason.temperature", "reason.symptom", "reason.spo2", "reason.symptom"]
+    assert [r["params"] for r in in_alert_order(RULES, stored)][1:3] == [{"code": "breathless"}, {"value": 93}]
+    assert in_alert_order(RULES, []) == []
 
 
 # --- rules files --------------------------------------------------------------------------------------
@@ -140,6 +184,13 @@ label = { vi = "Phát ban", en = "Rash" }
     assert triage(rules, Answers(36.8, ("rash",)), ADULT).tier == WATCH
 
 
+def test_the_high_temperature_line_follows_the_rules_file(tmp_path: Path) -> None:
+    rules = load_rules(write(tmp_path, "[triage]\ntemperature_high = 39.0"))
+    assert rules.temperature_high == 39.0 and rules.temperature_watch == 37.5
+    reasons = triage(rules, Answers(39.0, ("chest_pain",)), ADULT).reasons
+    assert [r.key for r in reasons] == ["reason.temperature", "reason.symptom"]
+
+
 @pytest.mark.parametrize("text", [
     "this is = not toml [",
     "[checkin\nslots = []",
@@ -151,6 +202,7 @@ label = { vi = "Phát ban", en = "Rash" }
     '[[symptoms]]\ncode = "x"\ntier = "watch"\ncolour = "red"',
     '[[symptoms]]\ncode = "x"\ntier = "urgent"',
     '[triage]\ntemperature_watch = "hot"',
+    '[triage]\ntemperature_high = "very hot"',
     "[quarantine_days]\nf1 = \"two weeks\"",
 ])
 def test_a_malformed_rules_file_raises_rules_error(tmp_path: Path, text: str) -> None:

@@ -29,10 +29,12 @@ def upgrade() -> None:
     with op.batch_alter_table("alert") as batch:
         batch.add_column(sa.Column("escalated_at", TZ, nullable=True))
         batch.add_column(sa.Column("undelivered_warned_at", TZ, nullable=True))
+        batch.add_column(sa.Column("words", sa.String(length=1000), nullable=True))
 
 
 def downgrade() -> None:
     with op.batch_alter_table("alert") as batch:
+        batch.drop_column("words")
         batch.drop_column("undelivered_warned_at")
         batch.drop_column("escalated_at")
     with op.batch_alter_table("declaration") as batch:
