@@ -14,11 +14,14 @@ from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import Application, BaseRateLimiter, ContextTypes, TypeHandler
 
+from bot import logs
 from bot import telegram as tg
 from bot.limits import RepliesFirst
 from bot.long_polling import LongPolling
 from bot.polling import PollerLease
 from bot.settings import Settings
+from bot.watchdog import CHECK_EVERY_SECONDS, DatabaseFileWatchdog, warn_if_missing, watched_file
+from bot.webhook import UpdateReceiver, WebhookServer
 from delivery.sender import OutboxSender
 from handlers.pipeline import handle
 from health.rules import load_rules
@@ -67,11 +70,16 @@ class TelegramBot:
     """The bot on Telegram: long polling in, the core in the middle, direct replies and the outbox out."""
 
     def __init__(self, settings: Settings, core: Core | None = None, poll_timeout: int = 10,
-                 rate_limiter: BaseRateLimiter | None = None, read_timeout: float | None = None) -> None:
+                 rate_limiter: BaseRateLimiter | None = None, read_timeout: float | None = None,
+                 watch_every: float = CHECK_EVERY_SECONDS) -> None:
         """`rate_limiter` and `read_timeout` (seconds to wait for Telegram's answer, default 5) are for tests
         that inject faults: production keeps PTB's limiter, which waits out a 429 itself up to 3 times, with
-        direct replies served before the outbox's background rows (bot/limits.py)."""
+        direct replies served before the outbox's background rows (bot/limits.py). `watch_every`: seconds
+        between two checks of the SQLite file (bot/watchdog.py)."""
         self.settings = settings
+        self.watch_every = watch_every
+        self.watchdog: DatabaseFileWatchdog | None = None
+        self.must_stop = asyncio.Event()  # set by the watchdog (and by serve()'s signals): serve() stops the bot
         self.core = core or build_core(settings)
         self.poll_timeout = poll_timeout
         assert settings.telegram_token is not None  # the CLI runs the bot only with a token (else the sandbox)
@@ -89,6 +97,7 @@ class TelegramBot:
         self.poller: PollerLease | None = None
         self.core.on_roles_changed = self.set_role_menus
         self._menus: asyncio.Task | None = None
+        self.webhook_server: WebhookServer | None = None
 
     async def on_update(self, update: Update, _context: ContextTypes.DEFAULT_TYPE) -> None:
         incoming = await tg.to_incoming(update)
@@ -127,7 +136,13 @@ class TelegramBot:
 
     async def start(self, run_scheduler: bool = False, webhook: Webhook | None = None) -> None:
         """Serve updates and deliver the outbox; `run_scheduler` adds the reminder and report sweeps."""
+        database_file = watched_file(self.settings.database_url)
+        if database_file is not None:
+            warn_if_missing(database_file)
         await upgrade(self.settings.database_url)
+        if database_file is not None:
+            self.watchdog = DatabaseFileWatchdog(database_file, self.must_stop.set, self.watch_every)
+            self.watchdog.start()
         await self.app.initialize()
         self.core.bot_username = self.app.bot.username  # for invitation links t.me/<bot>?start=<code>
         await tg.set_command_menus(self.app.bot)
@@ -137,17 +152,29 @@ class TelegramBot:
             self.poller = PollerLease(self.core, self.polling.start, self.polling.stop,
                                       timedelta(seconds=self.settings.poller_lease_seconds))
             await self.poller.start()
-        else:  # python-telegram-bot's server answers 403 to a request without the right secret
-            assert self.app.updater is not None  # the builder makes one, as it was not told .updater(None)
-            await self.app.updater.start_webhook(listen=webhook.host, port=webhook.port, url_path=webhook.path,
-                                                 webhook_url=webhook.url, secret_token=webhook.secret,
-                                                 allowed_updates=ALLOWED_UPDATES)
+        else:
+            await self._start_webhook(webhook)
         self.sender.start()
         if run_scheduler:
             self.scheduler.start()
         log.info("cachly is running as @%s", self.app.bot.username)
 
+    async def _start_webhook(self, webhook: Webhook) -> None:
+        """Our server first (it refuses a stranger before reading a byte of the body), then setWebhook, so
+        that Telegram's first POST finds it listening. Stopping leaves the webhook set, as PTB's Updater did:
+        the other processes behind the same URL go on receiving."""
+        self.webhook_server = WebhookServer(UpdateReceiver(webhook.path, webhook.secret, self.app.bot,
+                                                           self.app.update_queue))
+        await self.webhook_server.start(webhook.host, webhook.port)
+        await self.app.bot.set_webhook(webhook.url, secret_token=webhook.secret, allowed_updates=ALLOWED_UPDATES)
+
+    @property
+    def database_lost(self) -> bool:
+        return self.watchdog is not None and self.watchdog.problem is not None
+
     async def stop(self) -> None:
+        if self.watchdog is not None:
+            await self.watchdog.stop()
         if self._menus is not None:
             self._menus.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -159,30 +186,34 @@ class TelegramBot:
             await self.poller.stop()
             self.poller = None
         await self.polling.stop()
-        if self.app.updater is not None and self.app.updater.running:
-            await self.app.updater.stop()
+        if self.webhook_server is not None:
+            await self.webhook_server.stop()
+            self.webhook_server = None
         if self.app.running:
             await self.app.stop()
         await self.app.shutdown()
         await self.core.db.dispose()
 
 
-async def serve(settings: Settings, webhook: Webhook | None = None) -> None:
+async def serve(settings: Settings, webhook: Webhook | None = None) -> int:
+    """The bot until a signal (exit status 0) or until its database file is lost (1: the supervisor sees a
+    failure, and the log says which)."""
     bot = TelegramBot(settings)
     await bot.start(run_scheduler=True, webhook=webhook)
-    stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError):
-            loop.add_signal_handler(sig, stop.set)
+            loop.add_signal_handler(sig, bot.must_stop.set)
     try:
-        await stop.wait()
+        await bot.must_stop.wait()
     finally:
         await bot.stop()
+    return 1 if bot.database_lost else 0
 
 
 def run_polling(settings: Settings, webhook: Webhook | None = None) -> None:
     """The bot until SIGINT/SIGTERM: long polling, or a webhook server when `webhook` is given."""
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("httpx").setLevel(logging.WARNING)  # its lines carry the bot token in URLs
-    asyncio.run(serve(settings, webhook))
+    logs.configure(settings.log_level)  # the libraries' lines stay at WARNING: httpx's carry the bot token
+    status = asyncio.run(serve(settings, webhook))
+    if status:
+        raise SystemExit(status)

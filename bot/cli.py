@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, TypeVar
 from sqlalchemy.exc import DBAPIError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from bot import logs
 from bot.settings import Settings, SettingsError, load_settings
 
 if TYPE_CHECKING:
@@ -40,8 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command")
     run = sub.add_parser("run", help="run the Telegram bot (needs CACHLY_TELEGRAM_TOKEN); long polling by default")
     run.add_argument("--webhook", metavar="URL", help="receive updates by webhook at this public https URL")
-    run.add_argument("--listen", metavar="HOST:PORT", default="0.0.0.0:8443",
-                     help="where the webhook server listens (default 0.0.0.0:8443)")
+    run.add_argument("--listen", metavar="HOST:PORT", default="127.0.0.1:8443",
+                     help="where the webhook server listens (default 127.0.0.1:8443, behind a TLS proxy)")
     backup = sub.add_parser("backup", help="a consistent copy of the SQLite database, while the bot runs")
     backup.add_argument("file", type=Path)
     sub.add_parser("purge", help="anonymise personal data whose retention period is over (also done daily)")
@@ -172,7 +173,7 @@ def _station_add(settings: Settings, args: argparse.Namespace) -> int:
 def _issue_code(settings: Settings, args: argparse.Namespace, issue: Callable, action: str) -> str:
     """Issue a one-time code for a station (or PROVINCE), recorded in the audit trail as done by the CLI."""
     from storage.audit import record
-    from storage.stations import PROVINCE, get_station
+    from storage.stations import PROVINCE, code_key, get_station
 
     if args.hours <= 0:
         raise CliError("--hours must be positive")
@@ -183,7 +184,7 @@ def _issue_code(settings: Settings, args: argparse.Namespace, issue: Callable, a
         code = await issue(session, args.code, now, ttl)
         station = None if args.code.upper() == PROVINCE else await get_station(session, args.code)
         record(session, "cli", action, "station", station.id if station else PROVINCE,
-               after={"code": code, "expires_at": (now + ttl).isoformat()}, at=now)
+               after={"code": code_key(code), "expires_at": (now + ttl).isoformat()}, at=now)  # as stored
         return code
 
     try:
@@ -345,22 +346,29 @@ def _bot_username(settings: Settings, given: str | None) -> str:
 
 
 def _write(path: Path, content: bytes) -> Path:
+    """An export or an import's result file: personal data, so readable by its owner only (0600)."""
+    from storage.files import write_private
+
     try:
-        path.write_bytes(content)
+        write_private(path, content)
     except OSError as exc:
         raise CliError(f"{path}: cannot write ({exc.strerror})") from None
     return path
 
 
 def _import_people(settings: Settings, args: argparse.Namespace) -> int:
-    """Invitations from a list; the links (and the rejected rows) written next to it; progress on stderr."""
-    from handlers.people_files import run_import
+    """Invitations from a list, written a batch at a time; the links (and the rejected rows) written next to it;
+    progress on stderr."""
+    from handlers.people_files import import_in_batches
     from locales import t
     from services import spreadsheets
 
     path: Path = args.file
     if not path.is_file():
         raise CliError(f"{path}: file not found")
+    if path.stat().st_size > spreadsheets.MAX_FILE_BYTES:  # refused before it is read into memory
+        limit = spreadsheets.MAX_FILE_BYTES // (1024 * 1024)
+        raise CliError(f"{path}: {t(args.lang, 'upload.file.too_big', max=limit)}")
     content = path.read_bytes()
     if spreadsheets.spreadsheet_kind(path.name, content) is None:
         raise CliError(f"{path}: {t(args.lang, 'upload.file.not_spreadsheet')}")
@@ -368,8 +376,8 @@ def _import_people(settings: Settings, args: argparse.Namespace) -> int:
 
     async def run(session: AsyncSession, core: Core) -> tuple[spreadsheets.ImportResult, bytes | None, bytes | None]:
         station = await _cli_station(session, args.station)
-        result = await run_import(session, core, path.name, content, "cli", station, None,
-                                  lambda done, total: _err(f"{done}/{total} rows"))
+        result = await import_in_batches(core, path.name, content, "cli", station,
+                                         lambda done, total: _err(f"{done}/{total} rows"))
         links = spreadsheets.links_workbook(args.lang, result, bot, core.tz, core.utcnow()) if result.accepted else None
         rejected = spreadsheets.rejected_workbook(args.lang, result) if result.rejected else None
         return result, links, rejected
@@ -425,7 +433,7 @@ def _webhook(settings: Settings, args: argparse.Namespace):
         raise CliError(f"--webhook: '{args.webhook}' is not a URL such as https://bot.example.org/telegram")
     host, _, port = args.listen.rpartition(":")
     if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise CliError(f"--listen: '{args.listen}' is not HOST:PORT such as 0.0.0.0:8443")
+        raise CliError(f"--listen: '{args.listen}' is not HOST:PORT such as 127.0.0.1:8443")
     secret = settings.webhook_secret
     if secret is None:  # fine for one process; several behind one URL must share CACHLY_WEBHOOK_SECRET
         secret = secrets.token_urlsafe(32)
@@ -484,6 +492,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
+        logs.configure(settings.log_level)  # every command alike: the libraries' lines stay at WARNING
         return _handler(args, settings)(settings, args)
     except (SettingsError, CliError) as exc:
         _err(str(exc))

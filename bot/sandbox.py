@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TextIO
 
+from bot import logs
 from bot.app import build_core
 from bot.settings import Settings
 from chat.messages import Button, Incoming, Reply
@@ -21,6 +22,7 @@ from handlers.pipeline import handle
 from locales import t
 from scheduler.runner import Scheduler
 from services.env import Core
+from storage.files import write_private
 from storage.migrate import upgrade
 from storage.stations import ensure_seeded
 
@@ -69,8 +71,7 @@ class Sandbox:
     @staticmethod
     def save_file(name: str, content: bytes) -> Path:
         path = Path(tempfile.gettempdir()) / f"cachly-{uuid.uuid4().hex[:8]}-{Path(name).name}"
-        path.write_bytes(content)
-        return path
+        return write_private(path, content)  # a shared /tmp: an export there is for its owner only
 
     def _print(self, header: str, reply: Reply, numbers: list[str]) -> None:
         lines = [header, reply.text]
@@ -157,6 +158,8 @@ async def stdin_lines() -> AsyncIterator[str]:
 
 
 async def run_sandbox(settings: Settings) -> None:
+    # The terminal is the chat: log lines there only when CACHLY_LOG_LEVEL asks for them, else warnings only.
+    logs.configure(settings.log_level if "log_level" in settings.model_fields_set else "WARNING")
     await upgrade(settings.database_url)
     core = build_core(settings, staff_console=(CHANNEL, STAFF))
     async with core.db.session() as session:

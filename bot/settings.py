@@ -11,6 +11,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from health.rules import RulesError, load_rules
 
 TELEGRAM_BASE_URL = "https://api.telegram.org/bot"
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
 
 
 class SettingsError(Exception):
@@ -38,6 +39,8 @@ class Settings(BaseSettings):
     # Long polling with several processes: the one polling holds a database lease of this many seconds,
     # renewed every quarter of it; if it dies, another takes polling over within about 1.25 times this.
     poller_lease_seconds: float = Field(default=20, ge=1, le=600)
+    # cachly's own log lines from this level (DEBUG, INFO, WARNING, ERROR); the libraries' stay at WARNING
+    log_level: str = "INFO"
 
     @field_validator("admin_ids", mode="before")
     @classmethod
@@ -64,6 +67,13 @@ class Settings(BaseSettings):
             if not _is_clock_time(text):
                 raise ValueError(f"'{text}' is not a time of day HH:MM")
         return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _log_level(cls, value: str) -> str:
+        if value.strip().upper() not in LOG_LEVELS:
+            raise ValueError(f"'{value}' is not a log level ({', '.join(LOG_LEVELS)})")
+        return value.strip().upper()
 
     @field_validator("timezone")
     @classmethod

@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 CHANNEL = "telegram"
 
 MAX_DOWNLOAD = 5 * 1024 * 1024  # an imported list; larger files are refused, not fetched
+MAX_TEXT, MAX_CAPTION = 4096, 1024  # Telegram's longest message text and media caption, in UTF-16 units
 
 
 async def to_incoming(update: Update) -> Incoming | None:
@@ -111,15 +112,64 @@ async def show(bot: Bot, chat_id: str, replies: list[Reply], query: CallbackQuer
             await send(bot, target, reply)
 
 
+def _units(text: str) -> int:
+    """Telegram's length of a text: UTF-16 code units (an emoji counts two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def _cut_line(line: str, limit: int) -> list[str]:
+    """A single line too long for one message, cut into pieces of at most `limit` units."""
+    pieces, piece, size = [], "", 0
+    for char in line:
+        if size + _units(char) > limit:
+            pieces.append(piece)
+            piece, size = "", 0
+        piece, size = piece + char, size + _units(char)
+    return [*pieces, piece]
+
+
+def split_text(text: str, limit: int = MAX_TEXT, first: int | None = None) -> list[str]:
+    """The text in parts Telegram takes (at most `limit` units; the first part at most `first`), cut at line
+    breaks, a line longer than a part cut where it must. A text that fits is one part, unchanged."""
+    if _units(text) <= (first or limit):
+        return [text]
+    parts: list[str] = []
+    part, size = "", 0
+    for line in text.splitlines(keepends=True):
+        room = first if first is not None and not parts else limit
+        if part and size + _units(line.rstrip("\n")) > room:
+            parts.append(part.rstrip("\n"))
+            part, size, room = "", 0, limit
+        if _units(line.rstrip("\n")) > room:
+            *whole, part = _cut_line(line, room)
+            parts.extend(whole)
+            size = _units(part)
+        else:
+            part, size = part + line, size + _units(line)
+    return [p for p in (*parts, part.rstrip("\n")) if p.strip()]  # Telegram refuses a blank message
+
+
 async def send(bot: Bot, chat_id: str, reply: Reply) -> Message:
+    """The reply as one message, or as several when its text is longer than Telegram takes: a media's caption is
+    cut at MAX_CAPTION and the rest follows as messages; the buttons go on the media, else on the last message,
+    the one returned (a press or an edit refers to it)."""
     photo = reply.photo if reply.photo is not None else reply.photo_id
+    if photo is None and reply.document is None:
+        *before, last = split_text(reply.text)
+        for part in before:
+            await bot.send_message(chat_id, part)
+        return await bot.send_message(chat_id, last, reply_markup=markup(reply))
+    caption, *rest = split_text(reply.text, MAX_TEXT, first=MAX_CAPTION)
     if photo is not None:
-        return await bot.send_photo(chat_id, photo, caption=reply.text[:1024], reply_markup=markup(reply))
-    if reply.document is not None:
+        sent = await bot.send_photo(chat_id, photo, caption=caption, reply_markup=markup(reply))
+    else:
+        assert reply.document is not None
         doc = reply.document
-        return await bot.send_document(chat_id, InputFile(doc.content, filename=doc.file_name),
-                                       caption=reply.text[:1024], reply_markup=markup(reply))
-    return await bot.send_message(chat_id, reply.text, reply_markup=markup(reply))
+        sent = await bot.send_document(chat_id, InputFile(doc.content, filename=doc.file_name),
+                                       caption=caption, reply_markup=markup(reply))
+    for part in rest:
+        await bot.send_message(chat_id, part)
+    return sent
 
 
 async def edit(bot: Bot, chat_id: str, reply: Reply) -> None:

@@ -17,3 +17,22 @@ def fold(text: str) -> str:
     decomposed = unicodedata.normalize("NFD", text.translate(_LETTERS))
     bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
     return " ".join(bare.casefold().split())
+
+
+LINE_BREAK = " ⏎ "  # where a person's text broke a line, inside a line of a staff message
+
+
+def one_line(text: str) -> str:
+    """A person's text made safe to quote inside a staff message: it cannot fake a line of the message.
+
+    Every kind of line break (CR, LF, U+2028, U+2029, NEL...) shows as " ⏎ "; invisible format characters
+    (direction marks and overrides U+200E/F, U+202A-E, U+2066-9, zero-width spaces and joiners, the BOM) are
+    dropped, so nothing can reorder or hide what follows; other control characters and runs of spaces become one
+    space."""
+    lines = (" ".join(_visible(line).split()) for line in text.splitlines())
+    return LINE_BREAK.join(line for line in lines if line)
+
+
+def _visible(line: str) -> str:
+    return "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in line
+                   if unicodedata.category(ch) != "Cf")

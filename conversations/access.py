@@ -17,9 +17,9 @@ from storage.stations import binding_of
 
 
 def actor(ctx: Context) -> str:
-    """Who did it, for the audit trail: channel, id and the display name staff know each other by."""
-    inc = ctx.incoming
-    return f"{inc.channel}:{inc.user_id} ({inc.user_name})" if inc.user_name else f"{inc.channel}:{inc.user_id}"
+    """Who did it, for the audit trail: a pseudonymous id ("telegram:501"), never a display name (personal data
+    that would outlive its person: an erased account's id is rewritten too, storage/purge.py)."""
+    return f"{ctx.incoming.channel}:{ctx.incoming.user_id}"
 
 
 async def access(ctx: Context) -> Access:
@@ -60,6 +60,13 @@ async def may_act_on_station(ctx: Context, station_id: int) -> bool:
         return False
     binding = await binding_of(ctx.session, inc.channel, inc.chat_id)
     return binding is not None and binding.station_id == station_id
+
+
+async def may_erase(ctx: Context, station_id: int) -> bool:
+    """May this user confirm an erasure, which cannot be undone? Admins and the station's active staff only (not
+    any member of its group); the sandbox console, its operator's own terminal."""
+    inc = ctx.incoming
+    return (inc.channel, inc.chat_id) == ctx.core.staff_console or (await access(ctx)).changes(station_id)
 
 
 async def may_take_alert(ctx: Context, alert: Alert) -> bool:

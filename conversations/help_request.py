@@ -16,7 +16,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chat.messages import Button, Reply, one_per_row
 from chat.payloads import RequestPress
-from conversations.access import actor
+from chat.text import one_line
+from conversations.access import actor, may_act_on_station, refuse
 from conversations.checkin import active_people, pick_person
 from conversations.runtime import Context, Done, Flow, Input, Next, Outcome, Retry, Step
 from locales import t
@@ -95,9 +96,10 @@ def station_name(station: Station | None) -> str:
 
 
 def person_lines(core: Core, lang: str, person: Person, station: Station | None) -> list[str]:
-    lines = [t(lang, "helpreq.post.person", name=person.full_name, age=max(0, core.today().year - person.birth_year)),
+    lines = [t(lang, "helpreq.post.person", name=one_line(person.full_name),
+               age=max(0, core.today().year - person.birth_year)),
              t(lang, "helpreq.post.phone", phone=person.phone),
-             t(lang, "helpreq.post.address", address=person.address, station=station_name(station))]
+             t(lang, "helpreq.post.address", address=one_line(person.address), station=station_name(station))]
     if not person.is_self:
         lines.append(t(lang, "helpreq.post.by_household"))
     return lines
@@ -196,7 +198,9 @@ def station_posts(core: Core, lang: str, request: HelpRequest, person: Person, s
                   message: HelpMessage, followup: bool) -> list[Reply]:
     """The group's message: who, how to reach them, what they need; a photo carries it as its caption."""
     title = t(lang, "helpreq.post.title_more" if followup else "helpreq.post.title", id=request.id)
-    body = t(lang, "helpreq.post.text", text=message.text) if message.text else t(lang, "helpreq.post.photo_only")
+    # On one line: a line break or a direction mark in what the person wrote must not pass for a line of the post.
+    body = (t(lang, "helpreq.post.text", text=one_line(message.text)) if message.text
+            else t(lang, "helpreq.post.photo_only"))
     at = t(lang, "helpreq.post.at", at=core.to_local(message.at).strftime("%H:%M %d/%m/%Y"))
     text = "\n".join([title, *person_lines(core, lang, person, station), body, at])
     buttons = request_buttons(lang, request)
@@ -240,7 +244,7 @@ async def staff_name(ctx: Context) -> str:
     """The name staff know each other by: their staff record's, else their chat name."""
     inc = ctx.incoming
     member = await staff_member(ctx.session, inc.channel, inc.user_id)
-    return (member.name if member is not None and member.name else "") or inc.user_name or inc.user_id
+    return one_line((member.name if member is not None and member.name else "") or inc.user_name or inc.user_id)
 
 
 async def record_answer(ctx: Context, request: HelpRequest, person: Person, text: str, photo_id: str | None) -> None:
@@ -294,14 +298,35 @@ async def posted_copies(session: AsyncSession, channel: str, request: HelpReques
     return list((await session.exec(query)).all())
 
 
+async def person_messages(session: AsyncSession, request: HelpRequest) -> list[HelpMessage]:
+    query = (select(HelpMessage).where(HelpMessage.request_id == request.id, HelpMessage.sender == PERSON)
+             .order_by(col(HelpMessage.at), col(HelpMessage.id)))
+    return list((await session.exec(query)).all())
+
+
+def posted_with(messages: list[HelpMessage], row: Outbox) -> HelpMessage | None:
+    """The person's message a post carried: the last one stored before the post was queued (in its transaction)."""
+    before = [m for m in messages if m.at <= row.created_at]
+    return before[-1] if before else None
+
+
 async def closed_copies(ctx: Context, request: HelpRequest, name: str) -> list[Reply]:
+    """Each copy drawn again from the database (a sent row keeps no text, storage.outbox.mark_sent), without its
+    buttons and with who closed it."""
     inc = ctx.incoming
     at = ctx.core.to_local(ctx.core.utcnow()).strftime("%H:%M")
+    person = await ctx.session.get(Person, request.person_id)
+    station = await ctx.session.get(Station, request.station_id)
+    messages = await person_messages(ctx.session, request)
     edits: dict[tuple[str, str], Reply] = {}
     for row in await posted_copies(ctx.session, inc.channel, request):
         lang = ctx.lang if row.chat_id == inc.chat_id and inc.chat_type == "private" else GROUP_LANGUAGE
         assert row.sent_message_id is not None  # posted_copies takes sent messages only
-        reply = Reply.from_payload(row.payload)
+        message = posted_with(messages, row)
+        if person is None or message is None or not row.chat_id:  # no chat: forgotten with an erased account
+            continue
+        followup = message is not messages[0]
+        reply = station_posts(ctx.core, lang, request, person, station, message, followup)[-1]  # the buttons' one
         reply.text = f"{reply.text}\n{t(lang, 'helpreq.post.done', who=name, at=at)}"
         reply.buttons, reply.chat_id, reply.edit_id = [], row.chat_id, row.sent_message_id
         edits[(row.chat_id, row.sent_message_id)] = reply
@@ -333,8 +358,8 @@ async def thread_reply(session: AsyncSession, core: Core, request: HelpRequest, 
     if len(messages) > len(shown):
         lines.append(t(lang, "helpreq.thread.earlier", count=len(messages) - len(shown)))
     for message in shown:
-        who = t(lang, "helpreq.thread.person") if message.sender == PERSON else message.staff_name or ""
-        body = clip(message.text)
+        who = t(lang, "helpreq.thread.person") if message.sender == PERSON else one_line(message.staff_name or "")
+        body = clip(one_line(message.text))
         if message.photo_id:
             body = f"{t(lang, 'helpreq.thread.photo')} {body}".strip()
         lines.append(t(lang, "helpreq.thread.line", at=core.to_local(message.at).strftime("%H:%M %d/%m"),
@@ -354,9 +379,18 @@ FLOW = Flow(
     takes_files=True,
 )
 
+async def may_answer(ctx: Context) -> None:
+    """The answer flow's guard, as on the button that opened it: the caller may still act on the request's
+    station (a revoked staff member's open reply, or one of the station the person was transferred from, ends)."""
+    request = await ctx.session.get(HelpRequest, ctx.data.get("request_id", 0))
+    if request is not None and not await may_act_on_station(ctx, request.station_id):
+        await refuse(ctx, f"request:{request.id}")
+
+
 ANSWER_FLOW = Flow(
     name="help_answer",
     first="answer",
+    guard=may_answer,
     steps={"answer": Step(ask_answer, answer_answer)},
     takes_files=True,
 )

@@ -10,6 +10,7 @@ from sqlmodel import col, select
 
 from chat.messages import Button, Reply
 from chat.payloads import CardOpen
+from chat.text import one_line
 from conversations.access import access, actor, refuse
 from conversations.runtime import Context
 from locales import t
@@ -23,7 +24,7 @@ from storage.people import OPEN_ALERT_STATUSES
 def staff_name(ctx: Context) -> str:
     """The name colleagues know the staff member by, shown as reviewer and note author."""
     inc = ctx.incoming
-    return inc.user_name or f"{inc.channel}:{inc.user_id}"
+    return one_line(inc.user_name or f"{inc.channel}:{inc.user_id}")  # a display name must not break a line
 
 
 def card_button(ctx: Context, person: Person) -> list[Button]:
@@ -131,8 +132,9 @@ async def _move_open(ctx: Context, model: type[Alert | HelpRequest], person: Per
 async def _tell_new_station(ctx: Context, person: Person, old: Station, station: Station) -> None:
     assert station.id is not None  # read from the database
     for channel, chat_id, lang in await destinations(ctx.session, ctx.core, station.id):
-        text = t(lang, "card.transfer_notice", name=person.full_name, age=ctx.today().year - person.birth_year,
-                 phone=person.phone, address=person.address, station=station.label, old=old.label,
+        text = t(lang, "card.transfer_notice", name=one_line(person.full_name),
+                 age=ctx.today().year - person.birth_year, phone=person.phone, address=one_line(person.address),
+                 station=station.label, old=old.label,
                  category=t(lang, f"category.{person.category}"), end=short_day(person.end_date), who=staff_name(ctx))
         post(ctx.session, channel, chat_id, Reply(text), ctx.core.utcnow())
 

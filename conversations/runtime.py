@@ -118,6 +118,9 @@ class Flow:
     steps: dict[str, Step]
     start: Callable[[Context], Awaitable[list[Reply] | None]] | None = None  # None: go; replies: refuse
     takes_files: bool = False  # its steps read ctx.incoming.document themselves
+    # The role the flow needs, checked when it begins and again before every step (an answer, a button, a
+    # question asked again): it raises Refused for a role revoked or changed since, which ends the flow.
+    guard: Callable[[Context], Awaitable[None]] | None = None
 
 
 async def load_state(session: AsyncSession, account_id: int) -> ConversationState | None:
@@ -138,6 +141,8 @@ async def clear_state(session: AsyncSession, account_id: int) -> bool:
 async def begin(ctx: Context, flow: Flow, data: dict | None = None, first: str | None = None) -> list[Reply]:
     """Start a flow for the account (replacing any other) and ask its first question."""
     ctx.data = dict(data or {})
+    if flow.guard is not None:
+        await flow.guard(ctx)
     if flow.start is not None:
         refusal = await flow.start(ctx)
         if refusal is not None:
@@ -150,13 +155,29 @@ async def begin(ctx: Context, flow: Flow, data: dict | None = None, first: str |
 
 async def resume(ctx: Context, flow: Flow, state: ConversationState) -> list[Reply]:
     """Ask the current question again, e.g. after /start in the middle of a flow."""
-    ctx.data = copy.deepcopy(state.data)  # deep: the stored value must stay unchanged to detect the update
+    if refusal := await recheck(ctx, flow, state):
+        return refusal
     return await flow.steps[state.step].ask(ctx)
+
+
+async def recheck(ctx: Context, flow: Flow, state: ConversationState) -> list[Reply] | None:
+    """The flow's guard run again now, on its data: None if the caller may go on; else the refusal, and the
+    conversation is over (a role revoked mid-flow must not see the next page, nor answer the last question)."""
+    ctx.data = copy.deepcopy(state.data)  # deep: the stored value must stay unchanged to detect the update
+    if flow.guard is None:
+        return None
+    try:
+        await flow.guard(ctx)
+    except Refused as refused:
+        await clear_state(ctx.session, ctx.account_id)
+        return refused.replies
+    return None
 
 
 async def advance(ctx: Context, flow: Flow, state: ConversationState, inc: Incoming) -> list[Reply]:
     """Give the person's input to the current step and move the flow on."""
-    ctx.data = copy.deepcopy(state.data)  # deep: the stored value must stay unchanged to detect the update
+    if refusal := await recheck(ctx, flow, state):
+        return refusal
     step = flow.steps.get(state.step)
     if step is None:  # a step removed by an upgrade: start the flow again rather than fail
         return await begin(ctx, flow, ctx.data)

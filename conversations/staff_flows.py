@@ -3,6 +3,8 @@ the days of an extension, the station of a transfer, the text of a note. The cha
 conversations/person_changes.py."""
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from chat import parse
 from chat.messages import Button, Reply, one_per_row
 from chat.text import fold
@@ -37,8 +39,10 @@ def _cancel_row(ctx: Context, step: str) -> list[Button]:
 
 
 async def _person_in_flow(ctx: Context, what: str) -> Person | list[Reply]:
-    person = await changeable(ctx, ctx.data.get("person_id"), what)
-    if isinstance(person, Person) and person.status != PersonStatus.ACTIVE and what != "pa:note":
+    person = await _asked_about(ctx)  # the flow's guard has just checked the caller may change their record
+    if person is None:
+        return [Reply(ctx.t("card.not_found"))]
+    if person.status != PersonStatus.ACTIVE and what != "pa:note":
         return [Reply(ctx.t("card.completed", name=person.full_name))]
     return person
 
@@ -125,16 +129,27 @@ async def answer_note(ctx: Context, inp: Input) -> Outcome:
     return Done(person if isinstance(person, list) else await add_note(ctx, person, text))
 
 
-EXTEND_FLOW = Flow(name="staff_extend", first="days", steps={"days": Step(ask_days, answer_days)})
-TRANSFER_FLOW = Flow(name="staff_transfer", first="station", steps={"station": Step(ask_station, answer_station)})
-NOTE_FLOW = Flow(name="staff_note", first="note", steps={"note": Step(ask_note, answer_note)})
+def changes_asked_person(what: str) -> Callable[[Context], Awaitable[None]]:
+    """The guard of a card's flow: the caller still changes the records of the person's station (a revoked role,
+    a staff member moved to another station, or the person transferred away end the flow)."""
+    async def guard(ctx: Context) -> None:
+        await changeable(ctx, ctx.data.get("person_id"), what)  # a person not found is said by the step
+    return guard
+
+
+EXTEND_FLOW = Flow(name="staff_extend", first="days", guard=changes_asked_person("pa:ext"),
+                   steps={"days": Step(ask_days, answer_days)})
+TRANSFER_FLOW = Flow(name="staff_transfer", first="station", guard=changes_asked_person("pa:xfer"),
+                     steps={"station": Step(ask_station, answer_station)})
+NOTE_FLOW = Flow(name="staff_note", first="note", guard=changes_asked_person("pa:note"),
+                 steps={"note": Step(ask_note, answer_note)})
 
 
 # --- flows: a search, and the station an admin or province viewer looks at -----------------------------
 
 
 async def staff_only(ctx: Context) -> None:
-    await require(ctx, ADMIN, PROVINCE, STAFF)
+    await require(ctx, ADMIN, PROVINCE, STAFF, what="find")
 
 
 async def ask_query(ctx: Context) -> list[Reply]:
@@ -154,11 +169,11 @@ async def answer_query(ctx: Context, inp: Input) -> Outcome:
     return Done(await results_replies(ctx, found, scope))
 
 
-FIND_FLOW = Flow(name="staff_find", first="query", start=staff_only, steps={"query": Step(ask_query, answer_query)})
+FIND_FLOW = Flow(name="staff_find", first="query", guard=staff_only, steps={"query": Step(ask_query, answer_query)})
 
 
 async def viewers_only(ctx: Context) -> None:
-    await require(ctx, ADMIN, PROVINCE)
+    await require(ctx, ADMIN, PROVINCE, what=ctx.data.get("then") or "lists")
 
 
 async def ask_scope(ctx: Context) -> list[Reply]:
@@ -193,7 +208,7 @@ async def answer_scope(ctx: Context, inp: Input) -> Outcome:
     return Stay([Reply(ctx.t("lists.pick_station"), [*one_per_row(buttons), province])])
 
 
-SCOPE_FLOW = Flow(name="staff_scope", first="scope", start=viewers_only,
+SCOPE_FLOW = Flow(name="staff_scope", first="scope", guard=viewers_only,
                   steps={"scope": Step(ask_scope, answer_scope)})
 
 FLOWS = (EXTEND_FLOW, TRANSFER_FLOW, NOTE_FLOW, FIND_FLOW, SCOPE_FLOW)

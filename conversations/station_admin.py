@@ -2,7 +2,8 @@
 
 A flow, so the admin can type part of a name to search at any point; which station is open lives in
 the flow's data on the server, never in a button, so a forged button cannot reach another record.
-Every answer checks again that the caller is still an admin: a role revoked mid-flow stops here.
+The flow's guard checks again before every answer that the caller is still an admin: a role revoked mid-flow
+stops there.
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from storage.audit import record
 from storage.models import GroupBinding, Person, PersonStatus, StaffMember, Station
 from storage.outbox import post
 from storage.roles import ADMIN, STAFF
-from storage.stations import bound_chats, find_stations, issue_bind_code, issue_staff_code
+from storage.stations import bound_chats, code_key, find_stations, issue_bind_code, issue_staff_code
 
 PAGE_SIZE = 10
 CODE_TTL = timedelta(hours=24)
@@ -53,11 +54,15 @@ async def _station(ctx: Context) -> Station | None:
 
 
 async def _interrupted(ctx: Context) -> Outcome | None:
-    """None to go on; else why not: the admin writing in a group meanwhile, or no admin any more."""
+    """None to go on; else why not: the admin writing in a group meanwhile."""
     if ctx.incoming.chat_type != "private":  # /tram is held in private: a group's chatter must not steer it
         return Stay([])
-    await require(ctx, ADMIN, what="tram")  # Refused ends the flow
     return None
+
+
+async def admins_only(ctx: Context) -> None:
+    """The flow's guard: checked when it begins (the refusal recorded as "/tram") and before every answer."""
+    await require(ctx, ADMIN, what="" if ctx.incoming.command else "tram")
 
 
 async def _search(ctx: Context, text: str) -> Outcome:
@@ -72,7 +77,6 @@ async def _search(ctx: Context, text: str) -> Outcome:
 
 
 async def start(ctx: Context) -> list[Reply] | None:
-    await require(ctx, ADMIN)
     args = ctx.incoming.command[1] if ctx.incoming.command else []
     query = " ".join(args).strip()
     ctx.data.update(page=0, query=None, station_id=None)
@@ -208,7 +212,7 @@ async def _issue_code(ctx: Context, station: Station, issue, action: str, text_k
     code = await issue(ctx.session, station.code, ctx.core.utcnow(), CODE_TTL)
     expires = ctx.core.utcnow() + CODE_TTL
     record(ctx.session, actor(ctx), action, "station", station.id,
-           after={"code": code, "expires_at": expires.isoformat()}, at=ctx.core.utcnow())
+           after={"code": code_key(code), "expires_at": expires.isoformat()}, at=ctx.core.utcnow())  # as stored
     text = ctx.t(text_key, station=station.label, code=code, until=_until(ctx, expires))
     return Stay([Reply(text)])  # a new message: the admin forwards it to the station
 
@@ -319,7 +323,7 @@ async def unbind(ctx: Context, binding: GroupBinding, station: Station) -> None:
     await ctx.session.flush()
 
 
-FLOW = Flow(name="tram", first=LIST, start=start, steps={
+FLOW = Flow(name="tram", first=LIST, start=start, guard=admins_only, steps={
     LIST: Step(ask_list, answer_list),
     STATION: Step(ask_station, answer_station),
     UNBIND: Step(ask_unbind, answer_unbind),

@@ -65,6 +65,12 @@ def backoff(attempts: int) -> float:
     return float(min(2 ** min(attempts, 16), MAX_BACKOFF_SECONDS))
 
 
+def _bounded(seconds: float) -> float:
+    """A channel's wait, at most the longest backoff: a row timed further ahead is taken for one timed by a clock
+    that stepped back since, and claimed at once (storage/outbox.FAR_AHEAD). A longer 429 is met by another."""
+    return min(max(seconds, 0.0), MAX_BACKOFF_SECONDS)
+
+
 async def _still_open(session: AsyncSession, alert_id: int | None) -> bool:
     """A copy of an alert nobody took yet is never given up (scheduler/escalation.py tells the admins)."""
     alert = await session.get(Alert, alert_id) if alert_id is not None else None
@@ -142,7 +148,10 @@ class OutboxSender:
         """How many more messages the chat may get this minute: Telegram's groups (negative ids) take 20."""
         if not chat_id.startswith("-"):
             return float("inf")
-        recent, since = self._recent[chat_id], self.core.utcnow() - timedelta(minutes=1)
+        now = self.core.utcnow()
+        recent, since = self._recent[chat_id], now - timedelta(minutes=1)
+        if recent and recent[-1] > now:  # the clock stepped back: those times would fill the minute for as long
+            recent.clear()
         while recent and recent[0] <= since:
             recent.popleft()
         return self.group_per_minute - len(recent)
@@ -150,7 +159,7 @@ class OutboxSender:
     def _wait_for_room(self, chat_id: str) -> timedelta | None:
         if self._room(chat_id) >= 1:
             return None
-        return self._recent[chat_id][0] + timedelta(minutes=1) - self.core.utcnow()
+        return self._recent[chat_id][0] + timedelta(minutes=1) - self.core.utcnow()  # within a minute: see _room
 
     async def _deliver_rows(self, rows: list[Outbox], payload: dict) -> None:
         """One message for the rows (one row, or watch alerts coalesced), its outcome recorded for each."""
@@ -168,7 +177,7 @@ class OutboxSender:
                      type(exc).__name__)
             for row in rows:
                 assert row.id is not None
-                seconds = exc.seconds if isinstance(exc, RetryLater) else backoff(row.attempts)
+                seconds = _bounded(exc.seconds) if isinstance(exc, RetryLater) else backoff(row.attempts)
                 await self._retry(row.id, type(exc).__name__, seconds, row.attempts, row.alert_id)
         else:
             async with self._write() as session:
@@ -181,7 +190,7 @@ class OutboxSender:
         try:
             message_id = await self.deliver(chat_id, payload)
         except RetryLater as exc:
-            await self._retry(row_id, str(exc), exc.seconds, attempts, alert_id)
+            await self._retry(row_id, str(exc), _bounded(exc.seconds), attempts, alert_id)
         except Moved as exc:  # this row and the chat's others are due again at once, at the new id
             log.info("outbox %s: the chat has a new id; its binding and messages follow it", row_id)
             async with self._write() as session:

@@ -17,7 +17,7 @@ from storage.audit import record
 from storage.models import StaffMember, Station
 from storage.outbox import post
 from storage.roles import ADMIN, PROVINCE, STAFF, language_of, note_role_change, staff_member
-from storage.stations import find_stations, get_station, normalize_bind_code, redeem_staff_code
+from storage.stations import code_key, find_stations, get_station, redeem_staff_code
 
 # What an admin may type for a role in /capquyen: English or Vietnamese, accents optional.
 ROLE_WORDS = {"admin": ADMIN, "quantri": ADMIN, "qtv": ADMIN,
@@ -53,7 +53,7 @@ async def join_staff(ctx: Context) -> list[Reply]:
     if result.status != "ok":
         return [Reply(ctx.t(JOIN_REFUSED[result.status]))]
     assert result.member is not None and result.station is not None  # an "ok" result carries both
-    after = {**await _role_shown(ctx, result.member), "code": normalize_bind_code(code)}
+    after = {**await _role_shown(ctx, result.member), "code": code_key(code)}  # its hash, as stored
     record(ctx.session, actor(ctx), "role.join", "role", f"{inc.channel}:{inc.user_id}", before=before,
            after=after, at=ctx.core.utcnow())
     note_role_change(ctx.session, inc.channel, inc.user_id)

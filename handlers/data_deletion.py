@@ -3,18 +3,20 @@ from __future__ import annotations
 
 from typing import Final
 
+from sqlalchemy import String, cast
 from sqlmodel import col, select
 
 from chat.messages import Button, Reply
 from chat.payloads import DeletionPress
-from conversations.access import actor, may_act_on_station, refuse
+from conversations.access import actor, may_erase, refuse
 from conversations.runtime import Context
 from locales import t
 from services.alerts import destinations
 from storage.audit import record
-from storage.models import Account, DeletionRequest, DeletionStatus, Person
-from storage.outbox import post
+from storage.models import Account, DeletionRequest, DeletionStatus, Outbox, OutboxStatus, Person, PersonStatus
+from storage.outbox import forget_chat_once_sent, post
 from storage.purge import anonymise
+from storage.roles import staff_member
 
 ASK: Final = "ask"
 CONFIRM: Final = "ok"
@@ -74,24 +76,57 @@ async def _decide(ctx: Context, request_id: int, confirmed: bool) -> list[Reply]
     request = await ctx.session.get(DeletionRequest, request_id)
     if request is None:
         return [Reply(ctx.t("common.stale_button"), toast=True)]
-    if not await may_act_on_station(ctx, request.station_id):
+    if not await may_erase(ctx, request.station_id):
         return await refuse(ctx, f"del:{request_id}")
     if request.status != DeletionStatus.REQUESTED:
-        return [Reply(ctx.t("deletion.already", who=request.decided_by or "?"), toast=True)]
+        return [Reply(ctx.t("deletion.already", who=await _decider(ctx, request.decided_by)), toast=True)]
     person = await ctx.session.get(Person, request.person_id)
     account = await ctx.session.get(Account, request.account_id)
     assert person is not None and account is not None  # foreign keys: people and accounts are never deleted
     request.status = DeletionStatus.DONE if confirmed else DeletionStatus.REFUSED
-    request.decided_by, request.decided_at = ctx.incoming.user_name or ctx.incoming.user_id, ctx.core.utcnow()
+    request.decided_by, request.decided_at = actor(ctx), ctx.core.utcnow()
     ctx.session.add(request)
     record(ctx.session, actor(ctx), "erasure.done" if confirmed else "erasure.refused", "person",
            person.id, at=ctx.core.utcnow())
-    # The person is told before the account's chat id is forgotten with the data.
-    text = t(account.language, "deletion.done_person" if confirmed else "deletion.refused_person")
-    post(ctx.session, account.channel, account.external_id, Reply(text), ctx.core.utcnow())
     if confirmed:
-        await ctx.session.flush()
-        await anonymise(ctx.session, person, ctx.core.utcnow())
+        await _erase(ctx, request, person, account)
+    else:
+        post(ctx.session, account.channel, account.external_id,
+             Reply(t(account.language, "deletion.refused_person")), ctx.core.utcnow())
     notice = ctx.t("deletion.recorded_done" if confirmed else "deletion.recorded_refused")
     edited = [Reply(notice, edit_id=ctx.incoming.message_id)] if ctx.incoming.message_id else []
+    await _edit_other_posts(ctx, request_id, notice)
     return [Reply(notice, toast=True), *edited]
+
+
+async def _erase(ctx: Context, request: DeletionRequest, person: Person, account: Account) -> None:
+    """The data goes; the person is told at the chat id known before it went (that message is stripped once sent,
+    and its chat forgotten: storage.outbox.mark_sent); a follow-up that ends early is told to the station."""
+    channel, chat_id, language = account.channel, account.external_id, account.language
+    followed = person.status == PersonStatus.ACTIVE
+    await ctx.session.flush()
+    await anonymise(ctx.session, person, ctx.core.utcnow())
+    forget_chat_once_sent(post(ctx.session, channel, chat_id, Reply(t(language, "deletion.done_person")),
+                               ctx.core.utcnow()))
+    if followed:  # no name: by the time it is read the person is nobody the bot knows
+        for group_channel, group_chat, lang in await destinations(ctx.session, ctx.core, request.station_id):
+            post(ctx.session, group_channel, group_chat, Reply(t(lang, "deletion.followup_ended")), ctx.core.utcnow())
+
+
+async def _edit_other_posts(ctx: Context, request_id: int, notice: str) -> None:
+    """The request's posts in the other chats (they show the name and phone) become the notice too."""
+    marker = f'"{DeletionPress(CONFIRM, request_id).encode()}"'
+    query = select(Outbox).where(Outbox.status == OutboxStatus.SENT, col(Outbox.sent_message_id).is_not(None),
+                                 cast(Outbox.payload, String).like(f"%{marker}%"))
+    for row in (await ctx.session.exec(query)).all():
+        if (row.channel, row.chat_id, row.sent_message_id) == (ctx.incoming.channel, ctx.incoming.chat_id,
+                                                               ctx.incoming.message_id):
+            continue  # edited by the reply to the press
+        post(ctx.session, row.channel, row.chat_id, Reply(notice, edit_id=row.sent_message_id), ctx.core.utcnow())
+
+
+async def _decider(ctx: Context, decided_by: str | None) -> str:
+    """Who decided, as colleagues know them: the staff record's name of the id kept."""
+    channel, _, user_id = (decided_by or "").partition(":")
+    member = await staff_member(ctx.session, channel, user_id) if user_id else None
+    return member.name if member is not None and member.name else "?"

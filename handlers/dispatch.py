@@ -18,7 +18,7 @@ from chat.payloads import (
 from conversations import checkin
 from conversations.access import access
 from conversations.registry import FLOWS
-from conversations.runtime import ASKED_IN, Context, Refused, advance, load_state
+from conversations.runtime import ASKED_IN, Context, Refused, advance, load_state, recheck
 from handlers import (
     admin,
     citizen,
@@ -74,6 +74,7 @@ async def dispatch(ctx: Context) -> list[Reply]:
         replies = await _route(ctx)
     except Refused as refused:  # the refusal's audit row commits with the update
         replies = refused.replies
+        await _end_flow_if_refused(ctx)
     return [*await checkin.leave_if_left(ctx, before), *replies]
 
 
@@ -98,6 +99,14 @@ async def _route(ctx: Context) -> list[Reply]:
     if inc.button is not None:
         return [Reply(ctx.t("common.stale_button")), *await citizen.idle(ctx)]
     return await citizen.idle(ctx)
+
+
+async def _end_flow_if_refused(ctx: Context) -> None:
+    """After a refused command or button, the open conversation is checked too: one needing the role that was
+    revoked ends now (its refusal is the one already given), not at its next answer."""
+    state = await load_state(ctx.session, ctx.account_id)
+    if state is not None and state.flow in FLOWS:
+        await recheck(ctx, FLOWS[state.flow], state)
 
 
 async def _is_import(ctx: Context) -> bool:

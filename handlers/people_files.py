@@ -1,8 +1,11 @@
 """Lists in and out through the chat: the import template (/maunhap), an imported list sent as a document,
-and the station's Excel file (/xuat). `run_import` and `run_export` are shared with the `cachly` CLI."""
+and the station's Excel file (/xuat). `run_export` is shared with the `cachly` CLI, whose import is
+`import_in_batches` (the bot's, `run_import`)."""
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
 from dataclasses import dataclass
 
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -17,6 +20,7 @@ from services.env import Core
 from storage.audit import record
 from storage.invitations import VALID_FOR
 from storage.models import Station
+from storage.outbox import post
 from storage.roles import ADMIN, PROVINCE, STAFF, Access
 from storage.stations import find_stations, get_station
 
@@ -24,21 +28,55 @@ TEMPLATE_FILE = "mau-nhap-danh-sach.xlsx"
 # In the chat, within Telegram's 4096 characters a message; every rejected row is in the result file.
 SHOWN_REJECTIONS = 15
 REASONS_SHOWN = 160  # characters of one row's reasons
+# Rows per transaction of the CLI's import: SQLite has one writer, held for well under a second by each batch.
+IMPORT_BATCH = 500
+# A list larger than this (about 3,000 rows, a second's work) is imported after its update is answered: the
+# channel handles updates one at a time, and a 20,000-row list takes several seconds everyone else would wait.
+BACKGROUND_BYTES = 128 * 1024
+RUNNING: set[asyncio.Task] = set()  # the imports in the background (the loop keeps only weak references)
+log = logging.getLogger(__name__)
 
 
 # --- shared with the CLI -------------------------------------------------------------------------------
 
 
 async def run_import(session: AsyncSession, core: Core, file_name: str, content: bytes, who: str,
-                     default_station: Station | None, only_station_id: int | None,
-                     progress: spreadsheets.Progress | None = None) -> spreadsheets.ImportResult:
+                     default_station: Station | None, only_station_id: int | None) -> spreadsheets.ImportResult:
     """Check the rows, write one invitation per accepted row, and record the run (counts only)."""
     checker = await spreadsheets.checker_for(session, core.rules, core.today(), core.utcnow(), default_station,
                                           only_station_id)
-    result = await spreadsheets.import_people(session, checker, file_name, content, who, core.utcnow(), progress)
+    result = await spreadsheets.import_people(session, checker, file_name, content, who, core.utcnow())
+    _record_import(session, core, who, default_station, result)
+    return result
+
+
+def _record_import(session: AsyncSession, core: Core, who: str, default_station: Station | None,
+                   result: spreadsheets.ImportResult) -> None:
     record(session, who, "import.run", "import", default_station.code if default_station else None,
            after={**result.counts(), "stations": sorted({a.data["station_code"] for a in result.accepted})},
            at=core.utcnow())
+
+
+async def import_in_batches(core: Core, file_name: str, content: bytes, who: str, default_station: Station | None,
+                            progress: spreadsheets.Progress | None = None) -> spreadsheets.ImportResult:
+    """The CLI's import (any station): like run_import, with each IMPORT_BATCH rows checked and invited in a
+    transaction of their own, so that the bot and another import running meanwhile never wait long for SQLite's
+    write lock."""
+    started, now = time.monotonic(), core.utcnow()
+    async with core.db.session() as session:
+        checker = await spreadsheets.checker_for(session, core.rules, core.today(), now, default_station, None)
+    table = await asyncio.to_thread(spreadsheets.read_list, file_name, content)
+    result = spreadsheets.ImportResult(header=table.header)
+    for start in range(0, len(table.body), IMPORT_BATCH):
+        async with core.db.session() as session:
+            part = await spreadsheets.import_batch(session, checker, table, table.body[start:start + IMPORT_BATCH],
+                                                   who, now)
+        result.add(part)
+        if progress is not None:
+            progress(min(start + IMPORT_BATCH, len(table.body)), len(table.body))
+    async with core.db.session() as session:
+        _record_import(session, core, who, default_station, result)
+    result.seconds = time.monotonic() - started
     return result
 
 
@@ -95,12 +133,48 @@ async def receive_document(ctx: Context) -> list[Reply]:
     if spreadsheets.spreadsheet_kind(document.file_name, document.content) is None:
         return [Reply(ctx.t("upload.file.not_spreadsheet"))]
     default = await _default_station(ctx, granted)
+    only_station_id = granted.station_id if granted.role == STAFF else None
+    if len(document.content) > BACKGROUND_BYTES:
+        task = asyncio.create_task(_import_in_background(ctx, document, default, only_station_id))
+        RUNNING.add(task)
+        task.add_done_callback(RUNNING.discard)
+        return [Reply(ctx.t("files.import_started"))]
+    # SQLite has one writer, and a big list takes seconds to read and its files back seconds to write, during
+    # which the outbox, the scheduler and everyone's updates must be able to write: what this update wrote
+    # before (its processed-update record) is committed first, the invitations and their audit as soon as written.
+    await ctx.session.commit()
     try:
         result = await run_import(ctx.session, ctx.core, document.file_name, document.content, actor(ctx), default,
-                                  granted.station_id if granted.role == STAFF else None)
+                                  only_station_id)
     except spreadsheets.FileProblem as problem:
         return [Reply(ctx.t(problem.key, **problem.params))]
+    await ctx.session.commit()
     return await import_replies(ctx, result)
+
+
+async def _import_in_background(ctx: Context, document: Attachment, default: Station | None,
+                                only_station_id: int | None) -> None:
+    """A big list, once its update is answered: in sessions of its own, its answers sent through the outbox.
+    A restart meanwhile loses it before anything is written (the staff member sends the file again)."""
+    core, inc = ctx.core, ctx.incoming
+    try:
+        async with core.db.session() as session:
+            result = await run_import(session, core, document.file_name, document.content, actor(ctx), default,
+                                      only_station_id)
+        replies = await import_replies(ctx, result)
+    except spreadsheets.FileProblem as problem:
+        replies = [Reply(ctx.t(problem.key, **problem.params))]
+    except Exception as exc:  # noqa: BLE001 - the staff member must hear of it; the log gets the type only
+        log.error("an import in the background failed: %s", type(exc).__name__)
+        replies = [Reply(ctx.t("common.error"))]
+    try:
+        async with core.db.session() as session:
+            for reply in replies:
+                post(session, inc.channel, inc.chat_id, reply, core.utcnow())
+    except Exception as exc:  # noqa: BLE001 - nothing else would report it
+        log.error("the answers of an import in the background were not queued: %s", type(exc).__name__)
+        return
+    core.outbox_ready.set()
 
 
 async def _default_station(ctx: Context, granted: Access) -> Station | None:

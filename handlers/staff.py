@@ -8,6 +8,7 @@ from sqlmodel import col
 
 from chat.messages import Reply
 from chat.payloads import AlertPress
+from chat.text import one_line
 from conversations.access import actor, may_take_alert, require
 from conversations.runtime import Context
 from services.alerts import ACK, GROUP_LANGUAGE, render_alert
@@ -107,7 +108,9 @@ async def press_alert(ctx: Context) -> list[Reply]:
 async def record_press(ctx: Context, alert: Alert, action: str) -> str:
     """Record the press with conditional UPDATEs: of two staff pressing at once (in any process) the
     database lets one win, and the other is told who was first."""
-    who, now, user_id = ctx.incoming.user_name or ctx.incoming.user_id, ctx.core.utcnow(), ctx.incoming.user_id
+    # A display name is anyone's to choose: on one line, it cannot fake a line of the alert's posts.
+    who, now, user_id = one_line(ctx.incoming.user_name or ctx.incoming.user_id), ctx.core.utcnow(), \
+        ctx.incoming.user_id
     before = alert.status
     taken = {"acknowledged_by": who, "acknowledged_by_id": user_id, "acknowledged_at": now}
     done = {"resolved_by": who, "resolved_by_id": user_id, "resolved_at": now, "status": AlertStatus.RESOLVED}

@@ -15,6 +15,7 @@ from datetime import date
 
 from chat.messages import Button, Reply
 from chat.payloads import AlertsPage, CardAction, CardOpen, ListPage
+from chat.text import one_line
 from conversations import person_changes, staff_flows
 from conversations.access import refuse, require
 from conversations.runtime import Context, Refused, begin
@@ -47,7 +48,7 @@ from storage.people import (
     reporter_of,
     requests_of,
 )
-from storage.roles import ADMIN, PROVINCE, STAFF, Access
+from storage.roles import ADMIN, PROVINCE, STAFF, Access, staff_member
 
 CARD_DECLARATIONS, CARD_ALERTS, CARD_REQUESTS, CARD_NOTES, CARD_HISTORY = 10, 5, 5, 5, 10
 CARD_NOTE_CHARS = 200  # a note in full is one tap away in the history; the card must stay one message
@@ -172,7 +173,7 @@ async def details(ctx: Context, person: Person) -> list[str]:
         ctx.t("card.title", name=person.full_name, id=person.id),
         ctx.t("card.born", year=person.birth_year, age=age(ctx, person), gender=ctx.t(f"gender.{person.gender}")),
         ctx.t("card.phone", phone=person.phone, id_number=person.id_number or ctx.t("summary.none")),
-        ctx.t("card.address", address=person.address),
+        ctx.t("card.address", address=one_line(person.address)),  # an imported cell may hold line breaks
         ctx.t("card.station", station=station),
         ctx.t("card.category", category=ctx.t(f"category.{person.category}"), start=day(person.start_date),
               end=day(person.end_date)),
@@ -245,7 +246,7 @@ async def note_lines(ctx: Context, person: Person) -> list[str]:
     if not rows:
         return []
     return [ctx.t("card.notes"), *(ctx.t("card.note", at=moment(ctx, n.at), author=n.author,
-                                         text=shorten(n.text, CARD_NOTE_CHARS)) for n in reversed(rows))]
+                                         text=shorten(one_line(n.text), CARD_NOTE_CHARS)) for n in reversed(rows))]
 
 
 def shorten(text: str, limit: int) -> str:
@@ -256,12 +257,25 @@ async def history_lines(ctx: Context, person: Person) -> list[str]:
     events = (await history(ctx.session, "person", person.id))[-CARD_HISTORY:]
     if not events:
         return []
-    return [ctx.t("card.history"), *(ctx.t("card.history_line", at=moment(ctx, e.at), who=actor_name(e.actor),
-                                           what=change_text(ctx, e)) for e in events)]
+    names = await staff_names(ctx, {e.actor for e in events})
+    return [ctx.t("card.history"), *(ctx.t("card.history_line", at=moment(ctx, e.at),
+                                           who=names.get(e.actor) or actor_name(e.actor), what=change_text(ctx, e))
+                                     for e in events)]
+
+
+async def staff_names(ctx: Context, actors: set[str]) -> dict[str, str]:
+    """'telegram:501' -> 'Lan': the audit trail keeps the id only; the name colleagues know is the staff record's."""
+    names = {}
+    for who in actors:
+        channel, _, user_id = who.partition(":")
+        member = await staff_member(ctx.session, channel, user_id) if user_id.isdigit() else None
+        if member is not None and member.name:
+            names[who] = one_line(member.name)
+    return names
 
 
 def actor_name(actor: str) -> str:
-    """'telegram:501 (Lan)' -> 'Lan': the name colleagues know; the ids stay in the audit trail."""
+    """'telegram:501 (Lan)' -> 'Lan', as older audit rows name the actor; the ids stay in the audit trail."""
     match = _ACTOR_NAME.search(actor)
     return match.group(1) if match else actor
 
@@ -272,7 +286,7 @@ def change_text(ctx: Context, event: AuditEvent) -> str:
     key = HISTORY_KEYS.get(event.action)
     if key is None:
         changed = [f"{k}: {before.get(k, '—')} → {v}" for k, v in after.items() if before.get(k) != v]
-        return shorten("; ".join([event.action, *changed]), 200)
+        return shorten(one_line("; ".join([event.action, *changed])), 200)
     params = {"before": iso_day(before.get("end_date")), "after": iso_day(after.get("end_date")),
               "days": after.get("days", ""),
               "old": before.get("station_name", ""), "new": after.get("station_name", ""),

@@ -9,31 +9,59 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from scheduler.abandoned import abandoned_round
 from scheduler.closing import closing_round
 from scheduler.escalation import escalation_round
+from scheduler.expiry import expiry_round
 from scheduler.report import report_round
 from scheduler.rounds import missed_days_round, remind_round, silent_list_round
 from services.env import Core
-from storage.purge import purge_expired
+from storage.claims import claim, claim_many, claimed, unclaimed
+from storage.models import DeletionRequest, DeletionStatus
+from storage.purge import purge_expired, settle
 
 log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 10.0
+PURGE, PURGE_SUBJECT = "purge", "all"  # the daily purge's claim
+SETTLED = "settled"  # an erasure whose old pages were checkpointed out of the write-ahead log
 Sweep = Callable[[AsyncSession, Core, datetime], Awaitable[int]]
 
 
 async def purge_round(session: AsyncSession, core: Core, now: datetime) -> int:
-    """Retention: anonymise the records whose time is up (cheap when there are none: one query)."""
-    return await purge_expired(session, now.date(), core.retention_days, core.utcnow())
+    """Retention, once a day (its first tick): the tables that only grow pruned, the records whose time is up
+    anonymised, and on SQLite the write-ahead log emptied of the pages as they were before."""
+    today = now.date()
+    if await claimed(session, PURGE, PURGE_SUBJECT, today) or not await claim(session, PURGE, PURGE_SUBJECT, today,
+                                                                                 core.utcnow()):
+        await _settle_after_erasures(session, core, today)
+        return 0
+    anonymised = await purge_expired(session, today, core.retention_days, core.utcnow())
+    await session.commit()  # the checkpoint copies committed pages only
+    await settle(core.db.engine)
+    return anonymised
+
+
+async def _settle_after_erasures(session: AsyncSession, core: Core, today: date) -> None:
+    """An erasure confirmed since the last tick: its data's old pages leave the write-ahead log at the next tick,
+    not the next day (a read of the few recent requests; nothing written when there is none)."""
+    recent = select(DeletionRequest.id).where(DeletionRequest.status == DeletionStatus.DONE,
+                                              col(DeletionRequest.decided_at) >= core.utcnow() - timedelta(days=1),
+                                              unclaimed(SETTLED, "request:", DeletionRequest.id, today))
+    done = [f"request:{request_id}" for request_id in (await session.exec(recent)).all()]
+    if done and await claim_many(session, SETTLED, done, today, core.utcnow()):
+        await session.commit()
+        await settle(core.db.engine)
 
 
 SWEEPS: dict[str, Sweep] = {
     "closing": closing_round,  # first: a quarantine that ended gets no reminder
     "abandoned": abandoned_round,  # check-ins left unfinished: saved partial, alerted
+    "expiry": expiry_round,  # other conversations untouched for a day: deleted with what was typed
     "remind": remind_round,
     "silent": silent_list_round,
     "missed": missed_days_round,

@@ -10,10 +10,11 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from chat.messages import Button, Reply
 from chat.payloads import AlertPress
+from chat.text import one_line
 from health.triage import DANGER, NORMAL, WATCH, in_alert_order
 from locales import number, t
 from storage.models import Account, Alert, AlertStatus, Declaration, Outbox, OutboxStatus, Person, Station
-from storage.outbox import post
+from storage.outbox import post, same_content
 from storage.stations import bound_chats
 
 log = logging.getLogger(__name__)
@@ -93,14 +94,10 @@ async def update_copies(session: AsyncSession, core: Core, alert: Alert) -> int:
         if row.payload.get("edit_id") and row.status == OutboxStatus.PENDING:  # an edit still to send: rewritten
             row.payload = reply.to_payload()
             session.add(row)
-        elif _without_edit(row.payload) != _without_edit(reply.to_payload()):  # unchanged: no edit (20 a minute)
+        elif not same_content(row, reply.to_payload()):  # unchanged: no edit (20 a minute)
             post(session, channel, chat_id, reply, core.utcnow(), alert_id=alert.id)
             edits += 1
     return edits
-
-
-def _without_edit(payload: dict) -> dict:
-    return {k: v for k, v in payload.items() if k != "edit_id"}
 
 
 async def destinations(session: AsyncSession, core: Core, station_id: int) -> list[tuple[str, str, str]]:
@@ -127,19 +124,20 @@ async def render_alert(session: AsyncSession, core: Core, alert: Alert, lang: st
         t(lang, "alert.person", name=person.full_name, age=core.today().year - person.birth_year,
           gender=t(lang, f"gender.{person.gender}")),
         t(lang, "alert.phone", phone=person.phone),
-        t(lang, "alert.address", address=person.address, station=station.label),
+        t(lang, "alert.address", address=one_line(person.address), station=station.label),
         t(lang, "alert.category", category=t(lang, f"category.{person.category}"),
           end=person.end_date.strftime("%d/%m/%Y")),
     ]
     if alert.words:  # services/distress.py: danger words typed outside a check-in
-        lines.append(t(lang, "alert.words", words=alert.words))
+        # one message a line in storage; shown joined, so that no line of theirs looks like the post's own
+        lines.append(t(lang, "alert.words", words=" / ".join(one_line(w) for w in alert.words.splitlines())))
     if declaration is not None:
         lines.append(t(lang, "alert.reasons", reasons="; ".join(reason_texts(core, lang, declaration.reasons))))
         lines.append(t(lang, "alert.values", temperature=number(lang, declaration.temperature),
                        spo2=declaration.spo2 if declaration.spo2 is not None else "—",
                        breathing=declaration.breathing_rate if declaration.breathing_rate is not None else "—"))
         if declaration.note:
-            lines.append(t(lang, "alert.note", note=declaration.note))
+            lines.append(t(lang, "alert.note", note=one_line(declaration.note)))
         if declaration.partial:  # the person stopped (or is still) before the last question
             lines.append(t(lang, "alert.partial"))
         lines.append(t(lang, "alert.declared_at", at=local(declaration.declared_at).strftime("%H:%M %d/%m/%Y")))

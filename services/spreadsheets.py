@@ -17,6 +17,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from itertools import islice
 from typing import Any
 
 from openpyxl import Workbook, load_workbook
@@ -34,14 +35,25 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from chat import parse
 from chat.text import fold
 from health.rules import Rules
-from locales import LANGUAGES, number, t
+from locales import LANGUAGES, t
 from storage.invitations import VALID_FOR, create_invitations, link, pending_id_numbers
-from storage.models import Alert, AlertStatus, Declaration, Person, PersonStatus, Station
+from storage.models import Alert, AlertStatus, Declaration, Invitation, Person, PersonStatus, Station
+from storage.stations import as_utc
 
 XLSX_MIME = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CSV_MIME = "text/csv"
 MAX_ROWS = 20_000  # a commune's list is hundreds; a province's, a few thousand
-PROGRESS_EVERY = 1_000
+ROW_LIMIT = MAX_ROWS + 100  # rows read at most: room for title rows, the header and blank rows
+# What a list may be, checked before it is read (issue 12): a real one is ~12 columns and ~15 times smaller
+# packed than unpacked; bigger files are split by the sender, forged ones refused in milliseconds.
+MAX_FILE_BYTES = 5 * 1024 * 1024  # what the Telegram channel downloads at most
+MAX_COLUMNS = 50
+MAX_UNPACKED_BYTES = 50 * 1024 * 1024  # 20,000 rows of 12 columns unpack to ~10 MB
+MAX_RATIO = 100  # a zip bomb packs 1,000 times and more
+MAX_MEMBERS = 200  # files inside the zip: a workbook has about ten
+# Invitations written by another import while this one runs: that import began at most this long before (those
+# from before this one began are known from the start), so the search of each batch's CCCD stays short.
+MEANWHILE = timedelta(hours=1)
 DATE_FORMAT, TIME_FORMAT = "DD/MM/YYYY", "DD/MM/YYYY HH:MM"
 _HEADER_FONT = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
@@ -120,31 +132,98 @@ def spreadsheet_kind(file_name: str, content: bytes) -> str | None:
     """"xlsx" or "csv" when the file is one we read, else None (a photo, a PDF, an old .xls)."""
     name = file_name.lower()
     if content.startswith(b"PK\x03\x04") and (name.endswith((".xlsx", ".xlsm")) or "." not in name):
-        return "xlsx"
+        return "xlsx"  # an .xlsm is recognised, to be refused for its macros with a message that says so
     if name.endswith((".csv", ".txt")) and b"\x00" not in content[:4096]:
         return "csv"
     return None
 
 
-def read_table(file_name: str, content: bytes) -> Iterator[tuple[int, tuple]]:
-    """(row number as the spreadsheet shows it, cell values) for every row of the first sheet."""
+def read_table(file_name: str, content: bytes) -> list[tuple[int, tuple]]:
+    """(row number as the spreadsheet shows it, cell values) for every row of the first sheet, within the bounds
+    (FileProblem naming the bound otherwise). Blocking: callers on the event loop run it in a thread."""
+    if len(content) > MAX_FILE_BYTES:
+        raise FileProblem("upload.file.too_big", max=MAX_FILE_BYTES // (1024 * 1024))
     kind = spreadsheet_kind(file_name, content)
     if kind == "xlsx":
-        return _xlsx_rows(content)
+        return _bounded(_xlsx_rows(file_name, content))
     if kind == "csv":
-        return _csv_rows(content)
+        return _bounded(_csv_rows(content))
     raise FileProblem("upload.file.not_spreadsheet")
 
 
-def _xlsx_rows(content: bytes) -> Iterator[tuple[int, tuple]]:
+def _bounded(rows: list[tuple[int, tuple]]) -> list[tuple[int, tuple]]:
+    """Refuse more than MAX_COLUMNS filled columns or MAX_ROWS rows below a header; cut the empty columns
+    and rows at the right and the bottom (a sheet's formatted but empty tail)."""
+    width = max((_filled_width(cells) for _, cells in rows), default=0)
+    if width > MAX_COLUMNS:
+        raise FileProblem("upload.file.too_many_columns", max=MAX_COLUMNS)
+    while rows and is_empty(rows[-1][1]):
+        rows.pop()
+    if len(rows) > ROW_LIMIT:
+        raise FileProblem("upload.file.too_many_rows", max=MAX_ROWS)
+    return [(number, tuple(cells[:width])) for number, cells in rows]
+
+
+def _filled_width(cells: tuple) -> int:
+    for index in range(len(cells) - 1, -1, -1):
+        if not is_blank(cells[index]):
+            return index + 1
+    return 0
+
+
+def _check_archive(file_name: str, content: bytes) -> None:
+    """An .xlsx is a zip: refuse macros, a zip that is not a workbook, and a zip bomb, from the zip's directory
+    alone, before anything is unpacked (the sizes it declares bound what zipfile will unpack)."""
+    if file_name.lower().endswith((".xlsm", ".xltm", ".xlam")):
+        raise FileProblem("upload.file.macros")
+    try:
+        with zipfile.ZipFile(io.BytesIO(content)) as archive:
+            members = archive.infolist()
+            if len(members) > MAX_MEMBERS or "xl/workbook.xml" not in archive.namelist():
+                raise FileProblem("upload.file.unreadable")
+            if any(_is_macro(m.filename) for m in members) or b"macroEnabled" in archive.read("[Content_Types].xml"):
+                raise FileProblem("upload.file.macros")
+    except (zipfile.BadZipFile, KeyError, OSError, ValueError):  # KeyError: no [Content_Types].xml, not an xlsx
+        raise FileProblem("upload.file.unreadable") from None
+    unpacked = sum(m.file_size for m in members)
+    if unpacked > MAX_UNPACKED_BYTES or any(_too_packed(m) for m in members):
+        raise FileProblem("upload.file.too_big_unpacked", max=MAX_UNPACKED_BYTES // (1024 * 1024))
+
+
+def _is_macro(member_name: str) -> bool:
+    name = member_name.lower()
+    return name.endswith(("vbaproject.bin", ".bin")) and ("vba" in name or "macro" in name)
+
+
+def _too_packed(member: zipfile.ZipInfo) -> bool:
+    """A member that unpacks to more than MAX_RATIO times its packed size (XML packs about 10-15 times)."""
+    return member.file_size > 1024 * 1024 and member.file_size > MAX_RATIO * max(member.compress_size, 1)
+
+
+def _claimed_size(sheet) -> None:
+    """The size the sheet's <dimension> claims, read without reading the rows (a 5 KB file can claim 16,384
+    columns, which openpyxl would then give every row)."""
+    if (sheet.max_column or 0) > MAX_COLUMNS:
+        raise FileProblem("upload.file.too_many_columns", max=MAX_COLUMNS)
+    if (sheet.max_row or 0) > ROW_LIMIT:
+        raise FileProblem("upload.file.too_many_rows", max=MAX_ROWS)
+
+
+def _xlsx_rows(file_name: str, content: bytes) -> list[tuple[int, tuple]]:
+    _check_archive(file_name, content)
     try:
         book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
-        sheet = book.worksheets[0]
-        rows = list(sheet.iter_rows(values_only=True))
-        book.close()
+        try:
+            sheet = book.worksheets[0]
+            _claimed_size(sheet)
+            # Bounded whatever the dimension says (it may be missing or lie): one column and one row more than
+            # allowed, to tell a file over the bounds from one at them.
+            rows = sheet.iter_rows(max_row=ROW_LIMIT + 1, max_col=MAX_COLUMNS + 1, values_only=True)
+            return list(enumerate(rows, start=1))
+        finally:
+            book.close()
     except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError, IndexError, TypeError):
         raise FileProblem("upload.file.unreadable") from None
-    return iter(enumerate(rows, start=1))
 
 
 def _csv_text(content: bytes) -> str:
@@ -154,20 +233,24 @@ def _csv_text(content: bytes) -> str:
         return content.decode("cp1258", errors="replace")  # Excel's plain CSV on Vietnamese Windows
 
 
-def _csv_rows(content: bytes) -> Iterator[tuple[int, tuple]]:
+def _csv_rows(content: bytes) -> list[tuple[int, tuple]]:
     text = _csv_text(content)
     first_line = next((line for line in text.splitlines() if line.strip()), "")
     # Excel writes ";" where the decimal mark is a comma (Vietnamese settings), "," elsewhere.
     delimiter = max(";,\t", key=first_line.count)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     try:
-        rows = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+        return list(enumerate((tuple(r) for r in islice(reader, ROW_LIMIT + 1)), start=1))
     except csv.Error:
         raise FileProblem("upload.file.unreadable") from None
-    return iter(enumerate((tuple(r) for r in rows), start=1))
+
+
+def is_blank(value: object) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def is_empty(cells: Iterable[object]) -> bool:
-    return all(c is None or (isinstance(c, str) and not c.strip()) for c in cells)
+    return all(is_blank(c) for c in cells)
 
 
 def header_row(rows: list[tuple[int, tuple]]) -> int:
@@ -285,6 +368,7 @@ class Checker:
     known_phones: set[tuple[int, str]]  # (station id, phone) of active people
     categories: dict[str, str] = field(default_factory=dict)
     seen_ids: dict[str, int] = field(default_factory=dict)  # CCCD -> first row in this file
+    scope: list[int] = field(default_factory=list)  # the stations whose people are known
 
     def __post_init__(self) -> None:
         self.categories = category_words(self.rules)
@@ -403,14 +487,18 @@ class ImportResult:
         """For the audit trail and logs: numbers only, never a row's content."""
         return {"accepted": len(self.accepted), "rejected": len(self.rejected), "empty": self.empty}
 
+    def add(self, part: ImportResult) -> None:
+        self.accepted += part.accepted
+        self.rejected += part.rejected
+        self.codes += part.codes
+        self.empty += part.empty
+
 
 Progress = Callable[[int, int], None]  # (rows done, rows in all)
 
 
-async def checker_for(session: AsyncSession, rules: Rules, today: date, now: datetime,
-                      default_station: Station | None, only_station_id: int | None) -> Checker:
-    stations = {s.code: s for s in (await session.exec(select(Station).where(col(Station.active).is_(True)))).all()}
-    scope = [only_station_id] if only_station_id is not None else [s.id for s in stations.values() if s.id is not None]
+async def known_people(session: AsyncSession, scope: list[int], now: datetime) -> tuple[set, set]:
+    """(station id, CCCD) of active people and open invitations, (station id, phone) of active people."""
     people = await session.exec(select(Person.station_id, Person.id_number, Person.phone).where(
         Person.status == PersonStatus.ACTIVE, col(Person.station_id).in_(scope)))
     known_ids, known_phones = set(), set()
@@ -418,44 +506,96 @@ async def checker_for(session: AsyncSession, rules: Rules, today: date, now: dat
         if id_number:
             known_ids.add((station_id, id_number))
         known_phones.add((station_id, phone))
-    known_ids |= await pending_id_numbers(session, scope, now)
-    return Checker(rules, today, stations, default_station, only_station_id, known_ids, known_phones)
+    return known_ids | await pending_id_numbers(session, scope, now), known_phones
 
 
-async def import_people(session: AsyncSession, checker: Checker, file_name: str, content: bytes, created_by: str,
-                        now: datetime, progress: Progress | None = None) -> ImportResult:
-    """Check every row; each accepted row becomes an invitation (no Person until the person confirms).
+async def checker_for(session: AsyncSession, rules: Rules, today: date, now: datetime,
+                      default_station: Station | None, only_station_id: int | None) -> Checker:
+    stations = {s.code: s for s in (await session.exec(select(Station).where(col(Station.active).is_(True)))).all()}
+    scope = [only_station_id] if only_station_id is not None else [s.id for s in stations.values() if s.id is not None]
+    known_ids, known_phones = await known_people(session, scope, now)
+    return Checker(rules, today, stations, default_station, only_station_id, known_ids, known_phones, scope=scope)
 
-    Rows are handled a thousand at a time, invitations written as they go, so `progress` reports real work.
-    """
-    started = time.monotonic()
-    # Parsing a big .xlsx takes a second or two: in a thread, so that people chatting meanwhile get answers.
-    rows = await asyncio.to_thread(lambda: list(read_table(file_name, content)))
-    while rows and is_empty(rows[-1][1]):  # a sheet's formatted but empty tail is not "empty rows"
-        rows.pop()
+
+async def import_batch(session: AsyncSession, checker: Checker, table: Table, body: list[tuple[int, tuple]],
+                       created_by: str, now: datetime) -> ImportResult:
+    """Some rows checked and invited in the caller's transaction, kept short by the caller (a few hundred rows).
+    Their CCCD invited since the checker was made (by another import running meanwhile) are known first."""
+    await _invited_meanwhile(session, checker, _id_numbers(table, body), now)
+    part = check_rows(checker, table, body)
+    part.codes = await invite(session, part.accepted, created_by, now)
+    return part
+
+
+def _id_numbers(table: Table, body: list[tuple[int, tuple]]) -> list[str]:
+    index = table.columns.get("id_number")
+    if index is None:
+        return []
+    return [found for _, cells in body if index < len(cells) and (found := read_id_number(cells[index]))]
+
+
+async def _invited_meanwhile(session: AsyncSession, checker: Checker, id_numbers: list[str], now: datetime) -> None:
+    if not id_numbers:
+        return
+    id_number = col(Invitation.data)["id_number"].as_string()  # json_extract on SQLite, ->> on PostgreSQL
+    found = await session.exec(select(Invitation.station_id, id_number).where(
+        Invitation.created_at >= as_utc(now) - MEANWHILE, col(Invitation.station_id).in_(checker.scope),
+        col(Invitation.used_at).is_(None), id_number.in_(id_numbers)))
+    checker.known_ids |= set(found.all())
+
+
+@dataclass
+class Table:
+    """An imported list as read: its header, the rows below it, and where each import column is."""
+
+    header: tuple
+    body: list[tuple[int, tuple]]
+    columns: dict[str, int]
+
+
+def read_list(file_name: str, content: bytes) -> Table:
+    """Read and bound a list, find its header (FileProblem if any of it fails). Blocking: run it in a thread."""
+    rows = read_table(file_name, content)
     at = header_row(rows)
     header, body = rows[at][1], rows[at + 1:]
     columns = map_header(header)
     if len(body) > MAX_ROWS:
         raise FileProblem("upload.file.too_many_rows", max=MAX_ROWS)
-    result = ImportResult(header=header)
-    for start in range(0, len(body), PROGRESS_EVERY):
-        accepted: list[Accepted] = []
-        for row, cells in body[start:start + PROGRESS_EVERY]:
-            if is_empty(cells):
-                result.empty += 1
-                continue
-            outcome = checker.check(row, cells, columns)
-            if isinstance(outcome, Accepted):
-                accepted.append(outcome)
-            else:
-                result.rejected.append(outcome)
-        result.codes += await create_invitations(session, [(a.station_id, a.data) for a in accepted], created_by, now)
-        result.accepted += accepted
-        if progress is not None:
-            progress(min(start + PROGRESS_EVERY, len(body)), len(body))
-    if not result.accepted and not result.rejected:
+    if all(is_empty(cells) for _, cells in body):
         raise FileProblem("upload.file.no_rows")
+    return Table(header, body, columns)
+
+
+def check_rows(checker: Checker, table: Table, body: list[tuple[int, tuple]]) -> ImportResult:
+    """Some rows of the table checked, no invitation written yet (pure computation: a thread may run it)."""
+    result = ImportResult(header=table.header)
+    for row, cells in body:
+        if is_empty(cells):
+            result.empty += 1
+            continue
+        outcome = checker.check(row, cells, table.columns)
+        if isinstance(outcome, Accepted):
+            result.accepted.append(outcome)
+        else:
+            result.rejected.append(outcome)
+    return result
+
+
+async def invite(session: AsyncSession, accepted: list[Accepted], created_by: str, now: datetime) -> list[str]:
+    return await create_invitations(session, [(a.station_id, a.data) for a in accepted], created_by, now)
+
+
+async def import_people(session: AsyncSession, checker: Checker, file_name: str, content: bytes, created_by: str,
+                        now: datetime) -> ImportResult:
+    """Check every row; each accepted row becomes an invitation (no Person until the person confirms).
+
+    Reading and checking take seconds for a big list: in a thread, so that the event loop (everyone else's
+    answers, the outbox) goes on. The invitations are written here, in the caller's session.
+    """
+    started = time.monotonic()
+    table = await asyncio.to_thread(read_list, file_name, content)
+    result = await asyncio.to_thread(check_rows, checker, table, table.body)
+    result.codes = await invite(session, result.accepted, created_by, now)
     result.seconds = time.monotonic() - started
     return result
 
@@ -467,22 +607,53 @@ def reason_text(lang: str, reasons: list[Reason]) -> str:
 # --- files back to staff --------------------------------------------------------------------------------
 
 
+# What a spreadsheet runs as a formula when a cell begins with it (OWASP, "CSV injection"): an address or a
+# note typed as =HYPERLINK(...) must stay a text in every file we write.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def formula_like(value: object) -> bool:
+    return isinstance(value, str) and value.startswith(FORMULA_STARTS)
+
+
 def _header_cells(sheet, titles: list[str]) -> list[Cell]:
     cells = []
     for title in titles:
-        cell = WriteOnlyCell(sheet, value=title)
+        cell = _text_cell(sheet, title)
         cell.font, cell.fill = _HEADER_FONT, _HEADER_FILL
         cells.append(cell)
     return cells
 
 
-def _dated(sheet, value: object, fmt: str = DATE_FORMAT) -> object:
-    if not isinstance(value, date):
-        return value
-    # types-openpyxl types WriteOnlyCell's value narrower than the Cell it makes, which takes a date
-    cell = WriteOnlyCell(sheet, value=value)  # type: ignore[arg-type]
-    cell.number_format = fmt
+def _text_cell(sheet, text: str) -> Cell:
+    """A text cell, never a formula (openpyxl makes one of any text starting with "="); quotePrefix keeps it a
+    text when someone edits it in Excel (Excel's own leading apostrophe)."""
+    cell = WriteOnlyCell(sheet, value=text)
+    if formula_like(text):
+        cell.data_type = "s"
+        cell.quotePrefix = True
     return cell
+
+
+def _cell(sheet, value: object) -> object:
+    """Every value of every workbook written here: texts as texts (see formula_like), dates and times with
+    their format, a decimal of one place (a temperature) shown so, other numbers as they are."""
+    if isinstance(value, str):
+        return _text_cell(sheet, value) if formula_like(value) else value
+    if isinstance(value, date):
+        # types-openpyxl types WriteOnlyCell's value narrower than the Cell it makes, which takes a date
+        cell = WriteOnlyCell(sheet, value=value)  # type: ignore[arg-type]
+        cell.number_format = TIME_FORMAT if isinstance(value, datetime) else DATE_FORMAT
+        return cell
+    if isinstance(value, float) and round(value, 1) == value:
+        cell = WriteOnlyCell(sheet, value=value)
+        cell.number_format = "0.0"
+        return cell
+    return value
+
+
+def _cells(sheet, values: Iterable[object]) -> list[object]:
+    return [_cell(sheet, v) for v in values]
 
 
 def _new_sheet(book: Workbook, title: str, titles: list[str], widths: list[int]):
@@ -509,7 +680,7 @@ def rejected_workbook(lang: str, result: ImportResult) -> bytes:
     sheet = _new_sheet(book, t(lang, "xlsx.sheet.result"), titles, [16] * len(header) + [8, 60])
     for item in result.rejected:
         cells = list(item.cells) + [None] * (len(header) - len(item.cells))
-        sheet.append([*(_dated(sheet, c) for c in cells[:len(header)]), item.row, reason_text(lang, item.reasons)])
+        sheet.append(_cells(sheet, [*cells[:len(header)], item.row, reason_text(lang, item.reasons)]))
     return _saved(book)
 
 
@@ -521,8 +692,8 @@ def links_workbook(lang: str, result: ImportResult, bot_username: str, tz: tzinf
     sheet = _new_sheet(book, t(lang, "xlsx.sheet.links"), titles, [8, 26, 14, 48, 12])
     expires = (now + VALID_FOR).astimezone(tz).date()
     for item, code in zip(result.accepted, result.codes, strict=True):
-        sheet.append([item.row, item.data["full_name"], item.data["phone"], link(bot_username, code),
-                      _dated(sheet, expires)])
+        sheet.append(_cells(sheet, [item.row, item.data["full_name"], item.data["phone"], link(bot_username, code),
+                                    expires]))
     return _saved(book)
 
 
@@ -638,7 +809,7 @@ def declaration_rows(lang: str, lines: LineList, rules: Rules, tz: tzinfo) -> It
     names = {p.id: p.full_name for p in lines.people}
     for d in lines.declarations:
         yield [d.person_id, names.get(d.person_id, ""), d.day, d.slot, _local(d.declared_at, tz),
-               number(lang, d.temperature), symptom_labels(lang, rules, d.symptoms), d.spo2, d.breathing_rate,
+               d.temperature, symptom_labels(lang, rules, d.symptoms), d.spo2, d.breathing_rate,
                d.note or "", t(lang, f"xlsx.tier.{d.tier}")]
 
 
@@ -648,11 +819,11 @@ def export_workbook(lang: str, lines: LineList, rules: Rules, tz: tzinfo) -> byt
     sheet = _new_sheet(book, t(lang, "xlsx.sheet.people"), people_titles(lang),
                        [7, 24, 9, 8, 13, 14, 30, 22, 20, 12, 12, 14, 17, 12, 10])
     for values in people_rows(lang, lines, tz):
-        sheet.append([_dated(sheet, v, TIME_FORMAT if isinstance(v, datetime) else DATE_FORMAT) for v in values])
+        sheet.append(_cells(sheet, values))
     history = _new_sheet(book, t(lang, "xlsx.sheet.declarations"), [t(lang, f"xlsx.col.{k}") for k in DECLARATION_KEYS],
                          [7, 24, 12, 7, 17, 9, 40, 7, 9, 30, 12])
     for values in declaration_rows(lang, lines, rules, tz):
-        history.append([_dated(history, v, TIME_FORMAT if isinstance(v, datetime) else DATE_FORMAT) for v in values])
+        history.append(_cells(history, values))
     return _saved(book)
 
 
@@ -671,4 +842,6 @@ def _csv_value(value: object) -> object:
         return value.strftime("%d/%m/%Y %H:%M")
     if isinstance(value, date):
         return value.strftime("%d/%m/%Y")
+    if formula_like(value):  # OWASP: a leading apostrophe, which spreadsheets show as the text it is
+        return f"'{value}"
     return "" if value is None else value

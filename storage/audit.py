@@ -9,10 +9,15 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from storage.models import AuditEvent
 
 
+def pseudonym(actor: str) -> str:
+    """'telegram:501 (Lan)' -> 'telegram:501': the trail names who acted by an id, never by a display name."""
+    return actor.split(" (", 1)[0]
+
+
 def record(session: AsyncSession, actor: str, action: str, entity: str, entity_id: object = None,
            before: dict | None = None, after: dict | None = None, at: datetime | None = None) -> AuditEvent:
     """Add an audit event in the caller's transaction, so it exists exactly when the change does."""
-    event = AuditEvent(actor=actor, action=action, entity=entity,
+    event = AuditEvent(actor=pseudonym(actor), action=action, entity=entity,
                        entity_id=None if entity_id is None else str(entity_id), before=before, after=after)
     if at is not None:
         event.at = at

@@ -4,15 +4,15 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
+from storage.files import create_private, sqlite_file
 
 
 def sqlite_path(database_url: str) -> Path:
     """The file of a sqlite+aiosqlite URL; ValueError for other databases (PostgreSQL has pg_dump)."""
-    url = make_url(database_url)
-    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+    path = sqlite_file(database_url)
+    if path is None:
         raise ValueError("backup copies a SQLite database file; for PostgreSQL use pg_dump")
-    return Path(url.database)
+    return path
 
 
 def backup(database_url: str, target: Path, pages_per_step: int = 1024) -> int:
@@ -26,7 +26,7 @@ def backup(database_url: str, target: Path, pages_per_step: int = 1024) -> int:
         raise ValueError("the backup must not overwrite the database itself")
     target.parent.mkdir(parents=True, exist_ok=True)
     source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True)
-    copy = sqlite3.connect(target)
+    copy = sqlite3.connect(create_private(target))  # 0600 before a page is copied; its journal takes that mode
     try:
         source.backup(copy, pages=pages_per_step)
         check = copy.execute("PRAGMA integrity_check").fetchone()[0]

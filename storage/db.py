@@ -39,6 +39,9 @@ def make_engine(url: str) -> AsyncEngine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=10000")
+            # Deleted and overwritten rows are zeroed in their pages, not left in free space for anyone reading
+            # the file: erased personal data must be gone from it (storage/purge.py).
+            cur.execute("PRAGMA secure_delete=ON")
             cur.close()
 
     return engine

@@ -16,6 +16,8 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlmodel import SQLModel
 
+from storage.files import private_sqlite
+
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 MIGRATION_LOCK = 0x0CAC_4175  # PostgreSQL advisory lock key: "cachly migrates"
 
@@ -38,6 +40,7 @@ def _quiet_alembic() -> None:
 async def _run(url: str, action: Callable[[Config], None]) -> None:
     """Run an Alembic command on one connection of the async engine, in one transaction."""
     _quiet_alembic()
+    private_sqlite(url)  # a new SQLite file is made 0600 here, before any engine opens it
     # No pool and no runtime PRAGMAs (storage.db adds foreign_keys=ON, which breaks SQLite batch moves).
     engine = create_async_engine(url, poolclass=pool.NullPool)
 

@@ -17,6 +17,7 @@ def utcnow() -> datetime:
 class PersonStatus(StrEnum):
     ACTIVE = "active"
     COMPLETED = "completed"
+    CANCELLED = "cancelled"  # ended before its end date: the person's data was erased at their request
 
 
 class AlertStatus(StrEnum):

@@ -1,6 +1,8 @@
 """The outbox: messages that must not be lost, delivered by a sender that claims rows with a lease."""
 from __future__ import annotations
 
+import hashlib
+import json
 import sqlite3
 from datetime import datetime, timedelta
 
@@ -15,6 +17,7 @@ from health.triage import DANGER
 from storage.bulk import field, json_rows
 from storage.models import UNDELIVERED, Alert, AlertStatus, Outbox, OutboxStatus, Person
 
+FORGET_CHAT = "forget_chat"  # in a payload: mark_sent forgets the row's chat (see forget_chat_once_sent)
 QUEUED = "outbox_queued"  # in session.info: this transaction queued messages (the sender is woken after commit)
 
 
@@ -50,10 +53,31 @@ async def enqueue_many(session: AsyncSession, channel: str, messages: list[tuple
     session.info[QUEUED] = True
 
 
-def _claimable(now: datetime) -> ColumnElement[bool]:
-    """Pending rows, or rows whose sender's lease ran out (it died or hung): those come back."""
-    leased_out = (col(Outbox.status) == OutboxStatus.SENDING) & (col(Outbox.lease_until) < now)
+# No sender times a row or holds a lease this far ahead (delivery/sender.py: a backoff of 5 minutes at most, a
+# lease of 2, a group's full minute): a row due or leased later than that was timed by a clock that has stepped
+# back since (NTP correcting a fast clock, a VM restored). It is due now, or it would stall for as long as the step.
+FAR_AHEAD = timedelta(minutes=10)
+
+
+def _far_ahead(now: datetime, lease: timedelta) -> datetime:
+    return now + max(FAR_AHEAD, 2 * lease)
+
+
+def _claimable(now: datetime, lease: timedelta) -> ColumnElement[bool]:
+    """Pending rows, or rows whose sender's lease ran out (it died or hung), or was taken before the clock
+    stepped back: those come back."""
+    lease_over = or_(col(Outbox.lease_until) < now, col(Outbox.lease_until) > _far_ahead(now, lease))
+    leased_out = (col(Outbox.status) == OutboxStatus.SENDING) & lease_over
     return or_(col(Outbox.status) == OutboxStatus.PENDING, leased_out)
+
+
+async def _bring_forward(session: AsyncSession, channel: str, now: datetime, lease: timedelta) -> None:
+    """Rows timed before the clock stepped back (see FAR_AHEAD) are due now. Retimed rather than matched by an OR
+    in the claim's WHERE: that would walk every row not due yet, each round, under SQLite's write lock; this is
+    the index's range beyond the horizon, empty but for a clock that stepped back."""
+    await session.exec(update(Outbox).where(col(Outbox.channel) == channel, text(UNDELIVERED),  # the index's condition
+                                            col(Outbox.next_attempt_at) > _far_ahead(now, lease))
+                       .values(next_attempt_at=now))
 
 
 async def claim_due(session: AsyncSession, channel: str, now: datetime, limit: int,
@@ -64,11 +88,13 @@ async def claim_due(session: AsyncSession, channel: str, now: datetime, limit: i
     Two senders on one database never take the same row. On PostgreSQL the due rows are locked with
     SELECT ... FOR UPDATE SKIP LOCKED: concurrent senders each take other rows at once, without waiting on
     each other's locks. On SQLite, whose one writer needs no row locks, one UPDATE takes them. The claim
-    holds until `now + lease`; the caller's transaction must commit it.
+    holds until `now + lease`; the caller's transaction must commit it. Rows timed or leased far ahead of `now`,
+    by a clock that has stepped back since, are due too (FAR_AHEAD).
     """
     due = (select(col(Outbox.id))  # UNDELIVERED, literally: the condition of the index the query then uses
-           .where(Outbox.channel == channel, Outbox.next_attempt_at <= now, text(UNDELIVERED), _claimable(now))
+           .where(Outbox.channel == channel, Outbox.next_attempt_at <= now, text(UNDELIVERED), _claimable(now, lease))
            .order_by(col(Outbox.next_attempt_at), col(Outbox.id)))
+    await _bring_forward(session, channel, now, lease)
     take = _claim_skipping_locked if session.get_bind().dialect.name == "postgresql" else _claim_in_one_update
     # Copies of open danger alerts first, whatever is queued before them (a flood of watch alerts, a round):
     # a few rows, found from the open alerts.
@@ -103,16 +129,20 @@ async def _claim_in_one_update(session: AsyncSession, due: SelectOfScalar[int | 
     per row held the write lock, which people's check-ins wait for, 250 ms per 100 rows.)"""
     if sqlite3.sqlite_version_info < (3, 35):  # no RETURNING before SQLite 3.35: row by row
         return [row_id for row_id in (await session.exec(due)).all()
-                if (await session.exec(update(Outbox).where(col(Outbox.id) == row_id, _claimable(now))
+                if (await session.exec(update(Outbox).where(col(Outbox.id) == row_id, _claimable(now, lease))
                                        .values(**_take(now, lease)))).rowcount == 1]
     taken = update(Outbox).where(col(Outbox.id).in_(due)).values(**_take(now, lease)).returning(col(Outbox.id))
     return list((await session.exec(taken)).scalars().all())
 
 
 async def mark_sent(session: AsyncSession, row_id: int, message_id: str | None, now: datetime) -> None:
+    """Delivered: the row keeps its bookkeeping, never the text (names, phones, symptoms were in it); a row marked
+    so (the last message to an erased account) forgets its chat too."""
+    payload = dict((await session.exec(select(Outbox.payload).where(Outbox.id == row_id))).first() or {})
+    forget = {"chat_id": ""} if payload.get(FORGET_CHAT) else {}
     await session.exec(update(Outbox).where(col(Outbox.id) == row_id)
                        .values(status=OutboxStatus.SENT, sent_message_id=message_id, sent_at=now, lease_until=None,
-                               last_error=None))
+                               last_error=None, payload=stripped(payload), **forget))
 
 
 async def mark_retry(session: AsyncSession, row_id: int, error: str, at: datetime) -> None:
@@ -147,3 +177,30 @@ async def alert_tiers(session: AsyncSession, alert_ids: list[int]) -> dict[int, 
     rows = await session.exec(select(Alert.id, Alert.tier, Person.full_name)
                               .join(Person, col(Person.id) == Alert.person_id).where(col(Alert.id).in_(set(alert_ids))))
     return {alert_id: (tier, name) for alert_id, tier, name in rows.all() if alert_id is not None}
+
+
+def forget_chat_once_sent(row: Outbox) -> None:
+    """The chat of this queued message is known nowhere else any more: once delivered, the row forgets it."""
+    row.payload = {**row.payload, FORGET_CHAT: True}
+
+
+def stripped(payload: dict) -> dict:
+    """What a sent message's row keeps: its buttons' data (generic labels and ids: help requests find their posts by
+    them), the message it edited, and a digest of the content, to tell an unchanged rendering from a new one."""
+    kept: dict = {"text": "", "buttons": payload.get("buttons", []), "digest": digest(payload)}
+    if payload.get("edit_id"):
+        kept["edit_id"] = payload["edit_id"]
+    return kept
+
+
+def digest(payload: dict) -> str:
+    """Of the content only (not the message it edits); a stripped payload keeps its own."""
+    if "digest" in payload:
+        return str(payload["digest"])
+    content = {k: v for k, v in payload.items() if k != "edit_id"}
+    return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()[:32]
+
+
+def same_content(row: Outbox, payload: dict) -> bool:
+    """Does the row (sent and stripped, or not yet sent) carry this content?"""
+    return digest(row.payload) == digest(payload)

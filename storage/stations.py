@@ -7,6 +7,7 @@ Datetimes are stored as aware UTC (storage.models.utcnow()); a naive `now` is ta
 from __future__ import annotations
 
 import csv
+import hashlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -212,10 +213,22 @@ def normalize_bind_code(code: str) -> str:
     return "".join(ch for ch in code.upper() if ch.isalnum())
 
 
+def code_key(code: str) -> str:
+    """What the database keeps of a one-time code (bind, staff, invitation): a hash of the normalized code.
+
+    The code itself is shown once, when it is issued: a copy of the database or of a backup holds no code that
+    still works. Plain SHA-256 without salt: the codes are random, one-time and short-lived, so there is no
+    dictionary to precompute and no two people share one. A salt stored beside the hash would not slow an offline
+    search of the 32^8 bind codes either; only a secret key kept out of the database (an HMAC pepper) would.
+    The first 32 hex digits (128 bits) fit the existing VARCHAR(32) key columns: far more bits than the codes
+    themselves carry, so a clash between two hashes stays as unlikely as between two codes."""
+    return hashlib.sha256(normalize_bind_code(code).encode()).hexdigest()[:32]
+
+
 async def _fresh_code(session: AsyncSession) -> str:
     while True:  # 32^8 codes: a clash is astronomically rare, but the primary key must stay unique
         code = "".join(secrets.choice(BIND_ALPHABET) for _ in range(BIND_CODE_LENGTH))
-        if await session.get(BindCode, code) is None:
+        if await session.get(BindCode, code_key(code)) is None:
             return code
 
 
@@ -229,17 +242,18 @@ async def issue_bind_code(
         raise ValueError(f"unknown station {station_code}")
     now = as_utc(now)
     code = await _fresh_code(session)
-    session.add(BindCode(code=code, station_id=station.id if station else None,
+    session.add(BindCode(code=code_key(code), station_id=station.id if station else None,
                          scope=PROVINCE_SCOPE if province else STATION_SCOPE, created_at=now, expires_at=now + ttl))
     await session.flush()
     return code
 
 
-async def _claim(session: AsyncSession, code: str, chat_id: str, now: datetime) -> bool:
-    """Mark the code used unless someone else did first (conditional UPDATE: safe across processes)."""
+async def _claim(session: AsyncSession, key: str, chat_id: str, now: datetime) -> bool:
+    """Mark the code (by its key, BindCode.code) used unless someone else did first (conditional UPDATE: safe
+    across processes)."""
     claimed = await session.exec(
         update(BindCode)
-        .where(col(BindCode.code) == code, col(BindCode.used_at).is_(None))
+        .where(col(BindCode.code) == key, col(BindCode.used_at).is_(None))
         .values(used_at=now, used_by_chat=chat_id)
     )
     return claimed.rowcount == 1
@@ -267,7 +281,7 @@ async def redeem_bind_code(
 ) -> BindResult:
     """Bind a chat to the code's station; a chat bound elsewhere moves to this station."""
     now = as_utc(now)
-    bind = await session.get(BindCode, normalize_bind_code(code))
+    bind = await session.get(BindCode, code_key(code))
     if bind is None or bind.scope == STAFF_SCOPE:  # a staff code is for a person, never for a group
         return BindResult("unknown")
     station = await session.get(Station, bind.station_id) if bind.station_id else None
@@ -305,7 +319,8 @@ async def issue_staff_code(
         raise ValueError(f"unknown station {station_code}")
     now = as_utc(now)
     code = await _fresh_code(session)
-    session.add(BindCode(code=code, station_id=station.id, scope=STAFF_SCOPE, created_at=now, expires_at=now + ttl))
+    session.add(BindCode(code=code_key(code), station_id=station.id, scope=STAFF_SCOPE, created_at=now,
+                         expires_at=now + ttl))
     await session.flush()
     return code
 
@@ -315,7 +330,7 @@ async def redeem_staff_code(
 ) -> StaffJoinResult:
     """Make the user active staff of the code's station; staff of another station move to this one."""
     now = as_utc(now)
-    bind = await session.get(BindCode, normalize_bind_code(code))
+    bind = await session.get(BindCode, code_key(code))
     if bind is None or bind.scope != STAFF_SCOPE:  # a group's bind code does not make anyone staff
         return StaffJoinResult("unknown")
     station = await session.get(Station, bind.station_id)

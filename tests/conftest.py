@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy.engine import make_url
 
+from bot import logs
 from chat.messages import Button, Incoming, Reply
 from handlers.pipeline import handle
 from health.rules import load_rules
@@ -240,8 +241,10 @@ _PERSONAL = [
 
 @pytest.fixture(autouse=True)
 def no_personal_data_in_logs(caplog: pytest.LogCaptureFixture):
-    """Every record logged at the production level (INFO) during a test is scanned when it ends."""
-    caplog.set_level(logging.INFO)
+    """Every record logged during a test at any level, DEBUG included, is scanned when it ends, under the logging
+    configuration of production (bot/logs.py: the libraries that log what passes through them at WARNING)."""
+    logs.quiet_libraries()
+    caplog.set_level(logging.DEBUG)
     yield
     for record in caplog.records:
         line = record.getMessage() + (f" {record.exc_text}" if record.exc_text else "")

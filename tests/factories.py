@@ -266,3 +266,66 @@ def document(replies: list[Reply], prefix: str) -> Attachment:
     found = [d for name, d in documents(replies).items() if name.startswith(prefix)]
     assert len(found) == 1, list(documents(replies))
     return found[0]
+
+
+# --- crafted spreadsheets (the import's bounds) ---------------------------------------------------------------
+
+
+def rezipped(content: bytes, change: dict[str, bytes | None]) -> bytes:
+    """The same .xlsx with some members replaced, added, or (None) removed."""
+    import zipfile
+
+    source, buffer = zipfile.ZipFile(io.BytesIO(content)), io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as out:
+        for name in source.namelist():
+            if name not in change:
+                out.writestr(name, source.read(name))
+        for name, data in change.items():
+            if data is not None:
+                out.writestr(name, data)
+    return buffer.getvalue()
+
+
+def forged_dimension(content: bytes, ref: str) -> bytes:
+    """The workbook's first sheet claiming the size `ref` (e.g. "A1:XFD5", 16,384 columns) in its <dimension>."""
+    import re
+    import zipfile
+
+    sheet = "xl/worksheets/sheet1.xml"
+    xml = zipfile.ZipFile(io.BytesIO(content)).read(sheet)
+    forged, found = re.subn(rb'<dimension ref="[^"]*"\s*/>', f'<dimension ref="{ref}"/>'.encode(), xml)
+    assert found == 1, "openpyxl's normal writer writes a <dimension>"
+    return rezipped(content, {sheet: forged})
+
+
+def zip_bomb(content: bytes, unpacked_mb: int) -> bytes:
+    """The workbook with its first sheet padded by `unpacked_mb` MB of blanks, which pack a thousand times."""
+    import zipfile
+
+    sheet = "xl/worksheets/sheet1.xml"
+    xml = zipfile.ZipFile(io.BytesIO(content)).read(sheet)
+    return rezipped(content, {sheet: xml.replace(b"</sheetData>", b"</sheetData>" + b" " * (unpacked_mb << 20))})
+
+
+def big_list(rows: int, **changes: object) -> bytes:
+    """A legitimate list of `rows` people (write-only openpyxl: seconds, not minutes, for 20,000)."""
+    book = openpyxl.Workbook(write_only=True)
+    sheet = book.create_sheet("Danh sách")
+    sheet.append(HEADER)
+    for i in range(1, rows + 1):
+        sheet.append(person_row(i, **changes))
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+async def background_replies(core: Core, chat_id: str) -> list[Reply]:
+    """Once the imports running in the background are done, what they queued for the chat (the outbox), in
+    order."""
+    import asyncio
+
+    from handlers.people_files import RUNNING
+
+    while RUNNING:
+        await asyncio.gather(*RUNNING)
+    return [Reply.from_payload(message.payload) for message in await sent_to(core, chat_id)]

@@ -990,6 +990,11 @@ class FakeBotAPI:
         """Chats that refuse the bot: ``block``ed, or blocked by an injected 403."""
         return set(self._blocked)
 
+    def text_of(self, chat_id: int, message_id: int | str) -> str:
+        """What a message of the bot shows now (its text or caption, edits included)."""
+        record = self._messages[(chat_id, int(message_id))]
+        return record.get("text", record.get("caption", ""))
+
     def deliveries(self) -> Counter[tuple[int, str]]:
         """How many times each (chat, text or caption) was delivered: only messages Telegram would
         show, never failed or timed-out calls."""

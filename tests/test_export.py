@@ -79,9 +79,9 @@ async def test_staff_get_their_station_in_two_sheets(core: Core, clock: Clock, c
     assert len(declarations) == 3
     morning, afternoon = declarations[1:]
     assert morning[:6] == (an.id, "Nguyễn Văn An", datetime(2026, 11, 29), "08:00",
-                           morning[4], "36,8") and morning[4].hour == 9
+                           morning[4], 36.8) and morning[4].hour == 9  # a number, shown as 36,8 in Vietnamese
     assert morning[6:] == (None, None, None, None, "Bình thường")
-    assert afternoon[3:] == ("15:00", afternoon[4], "38,2", "Ho, Sốt", 97, 18, "mệt", "Theo dõi")
+    assert afternoon[3:] == ("15:00", afternoon[4], 38.2, "Ho, Sốt", 97, 18, "mệt", "Theo dõi")
 
 
 async def test_the_export_is_audited(core: Core, clock: Clock, chat: ChatDriver, staff: ChatDriver) -> None:

@@ -34,6 +34,7 @@ from bot.settings import load_settings
 from chat.messages import Incoming
 from handlers.pipeline import handle
 from locales import t
+from services.alerts import GROUP_LANGUAGE, render_alert
 from services.env import Core
 from storage.models import Account, Alert, Declaration, GroupBinding, Outbox, Person
 from storage.outbox import enqueue
@@ -240,15 +241,19 @@ async def test_faults_lose_nothing_and_send_nothing_twice(town: Town) -> None:
     assert len(alerts) == expected_alerts
     alert_rows = [r for r in rows if r.alert_id is not None and "edit_id" not in r.payload]
     assert len(alert_rows) == len(alerts)  # one group per station
-    # A danger alert raised before the recap may be edited once complete: its message shows the edit's text.
-    edits = {r.alert_id: r for r in rows if r.alert_id is not None and "edit_id" in r.payload}
-    assert all(r.status == "sent" for r in edits.values())
+    # A danger alert raised before the recap may be edited once complete: its message shows the alert as it is
+    # now (a sent row keeps no text: rendered again to compare).
+    edits = [r for r in rows if r.alert_id is not None and "edit_id" in r.payload]
+    assert all(r.status == "sent" for r in edits)
+    by_id = {alert.id: alert for alert in alerts}
     for row in alert_rows:
         assert row.status == "sent", (row.id, row.status, row.last_error)
+        assert row.payload["text"] == ""  # delivered: the names and symptoms are not kept
         if row.sent_message_id is None:  # a watch alert of a flood, counted in one "N cảnh báo mới" message
             continue
-        shown = edits[row.alert_id] if row.alert_id in edits else row
-        assert deliveries[(int(row.chat_id), shown.payload["text"])] == 1, row.id
+        async with core.db.session() as session:
+            shown = (await render_alert(session, core, by_id[row.alert_id], GROUP_LANGUAGE)).text
+        assert deliveries[(int(row.chat_id), shown)] == 1, row.id
     coalesced = Counter(int(r.chat_id) for r in alert_rows if r.sent_message_id is None)
     counted: Counter[int] = Counter()
     for (chat, text), n in deliveries.items():

@@ -6,6 +6,7 @@ import pytest
 from services.env import Core
 from storage.invitations import CODE_LENGTH, create_invitations, find_invitation, link
 from storage.models import AuditEvent, ConversationState, Invitation, Person
+from storage.stations import code_key
 from tests.conftest import ChatDriver, Clock, register
 from tests.factories import PLEIKU, TODAY, station_id
 from tests.steps import rows
@@ -24,7 +25,7 @@ async def invite(core: Core, **changes: object) -> str:
 
 async def invitation(core: Core, code: str) -> Invitation:
     async with core.db.session() as session:
-        return await session.get(Invitation, code)
+        return await session.get(Invitation, code_key(code))  # only the hash of the code is stored
 
 
 def test_links_are_telegram_deep_links() -> None:
@@ -72,11 +73,11 @@ async def test_the_invitation_use_is_audited_without_personal_data(core: Core, c
     await chat.press("Xác nhận")
     [person] = await rows(core, Person)
     [created] = await rows(core, AuditEvent, AuditEvent.action == "person.create")
-    assert (created.entity, created.entity_id, created.actor) == ("person", str(person.id), "telegram:100 (An)")
-    assert created.after == {"source": "invitation", "invitation": code, "station_id": person.station_id,
+    assert (created.entity, created.entity_id, created.actor) == ("person", str(person.id), "telegram:100")
+    assert created.after == {"source": "invitation", "invitation": code_key(code), "station_id": person.station_id,
                              "category": "f1", "start_date": "2026-11-27"}
     [used] = await rows(core, AuditEvent, AuditEvent.action == "invitation.use")
-    assert (used.entity, used.entity_id, used.after) == ("invitation", code, {"person_id": person.id,
+    assert (used.entity, used.entity_id, used.after) == ("invitation", code_key(code), {"person_id": person.id,
                                                                                "account_id": person.account_id})
 
 

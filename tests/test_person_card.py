@@ -110,7 +110,7 @@ async def test_end_early_asks_first_then_sets_today(core: Core, lan: ChatDriver,
     person = await get(core, Person, an)
     assert person.end_date == TODAY and person.status == "active"  # the closing round completes it
     [event] = await audit_events(core, "person.end_early")
-    assert (event.entity, event.entity_id, event.actor) == ("person", str(an), "telegram:500 (Lan)")
+    assert (event.entity, event.entity_id, event.actor) == ("person", str(an), "telegram:500")
     assert event.before == {"end_date": "2026-12-12"} and event.after == {"end_date": "2026-11-29"}
     assert "Lan đã kết thúc sớm, ngày cuối 12/12/2026 → 29/11/2026" in await open_card(lan, an)
 

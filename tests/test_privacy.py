@@ -9,7 +9,7 @@ from scheduler.runner import Scheduler
 from storage.models import Account, Declaration, DeletionRequest, Outbox, Person
 from storage.stations import issue_bind_code
 from tests.conftest import ChatDriver, register
-from tests.factories import PLEIKU
+from tests.factories import PLEIKU, QUY_NHON, add_staff
 
 
 async def person(core) -> Person:
@@ -44,7 +44,7 @@ async def test_retention_anonymises_a_completed_quarantine_after_30_days_only(co
     assert account.external_id.startswith("anon-")
 
 
-async def test_deletion_request_is_confirmed_by_the_station_group_and_the_person_told(core, chat):
+async def test_deletion_request_is_confirmed_by_the_station_staff_in_its_group_and_the_person_told(core, chat):
     await register(chat)
     async with core.db.session() as session:
         code = await issue_bind_code(session, PLEIKU, core.utcnow())  # Pleiku's station
@@ -61,6 +61,13 @@ async def test_deletion_request_is_confirmed_by_the_station_group_and_the_person
     stranger = ChatDriver(core, "777")  # not staff, not in the group
     await stranger.send(button=confirm)
     assert "không có quyền" in stranger.text()
+    await group.send(button=confirm, message_id="5")  # a member of the group, not staff: may not erase anyone
+    assert "không có quyền" in group.text() and (await person(core)).anonymized_at is None
+    await add_staff(core, "502", station=QUY_NHON, name="Tâm")  # staff, of another station
+    other_station = ChatDriver(core, "502", chat_id="-100777", chat_type="group", name="Tâm")
+    await other_station.send(button=confirm, message_id="5")
+    assert "không có quyền" in other_station.text() and (await person(core)).anonymized_at is None
+    await add_staff(core, "501", name="Lan")
     await group.send(button=confirm, message_id="5")
     assert "Đã xoá dữ liệu" in group.text()
     p = await person(core)
@@ -68,7 +75,7 @@ async def test_deletion_request_is_confirmed_by_the_station_group_and_the_person
     async with core.db.session() as session:
         told = [o for o in (await session.exec(select(Outbox))).all() if o.chat_id == "100"]
         request = (await session.exec(select(DeletionRequest))).one()
-    assert request.status == "done" and request.decided_by == "Lan"
+    assert request.status == "done" and request.decided_by == "telegram:501"  # an id, no display name
     assert "đã xoá dữ liệu cá nhân" in told[-1].payload["text"]
     await group.send(button=confirm, message_id="5")  # pressed twice: acts once
     assert "đã được Lan xử lý" in group.text()

@@ -114,7 +114,7 @@ async def test_the_tram_page_shows_the_phone_and_the_admin_sets_it(core: Core) -
     assert vi("tram.phone", phone=STATION_PHONE) in admin.text()
     assert await station_phone_of(core) == STATION_PHONE
     [event] = await audit_events(core, "station.phone")
-    assert (event.actor, event.before, event.after) == ("telegram:999 (Quản trị)", {"phone": ""},
+    assert (event.actor, event.before, event.after) == ("telegram:999", {"phone": ""},
                                                        {"phone": STATION_PHONE})
 
 
