@@ -452,10 +452,13 @@ def _backup(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _purge(settings: Settings, _args: argparse.Namespace) -> int:
-    from storage.purge import purge_expired
+    from storage.purge import purge_expired, settle
 
     async def run(session: AsyncSession, core: Core) -> int:
-        return await purge_expired(session, core.today(), core.retention_days, core.utcnow())
+        count = await purge_expired(session, core.today(), core.retention_days, core.utcnow())
+        await session.commit()
+        await settle(core.db.engine)  # a running bot keeps the write-ahead log open: its old pages go now
+        return count
 
     print(f"anonymised: {asyncio.run(_with_core(settings, run))}")
     return 0

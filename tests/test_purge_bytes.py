@@ -2,8 +2,9 @@
 the bytes of the SQLite file or of its write-ahead log (a person written through every path the bot has)."""
 from __future__ import annotations
 
+import asyncio
 import json
-from datetime import timedelta
+from datetime import date, timedelta
 from itertools import count
 from pathlib import Path
 
@@ -26,7 +27,7 @@ from storage.models import (
     ProcessedUpdate,
 )
 from storage.stations import as_utc
-from tests.conftest import ChatDriver, Clock
+from tests.conftest import ChatDriver, Clock, run_cachly
 from tests.factories import GROUP, TODAY, add_alert, add_person, add_staff, bind_group, station_id
 from tests.steps import rows, vi
 
@@ -186,6 +187,19 @@ async def test_the_retention_purge_leaves_no_value_in_the_database_file(core: Co
 
 async def test_the_retention_purge_leaves_no_vietnamese_name_either(core: Core, clock: Clock) -> None:
     await retention_purge_leaves_no_value(core, clock, VIETNAMESE)
+
+
+
+async def test_cachly_purge_beside_a_running_bot_leaves_no_value_in_the_log(core: Core) -> None:
+    # `cachly purge` runs on the real clock: a quarantine that ended in the summer is well past retention.
+    name, phone = "Zyxwvu Cliperson", "0911222333"
+    await add_person(core, name, "301", start=date(2026, 6, 1), status="completed", phone=phone)
+    assert left_in_files(core, [name, phone]) == [name, phone]
+    async with core.db.engine.connect() as bot:  # the running bot's connection, open throughout
+        await bot.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")  # the values in the file itself, as in a day
+        done = await asyncio.to_thread(run_cachly, core.db.url, "purge")
+        assert done.returncode == 0 and done.stdout.strip() == "anonymised: 1", done.stderr
+        assert left_in_files(core, [name, phone]) == [], where_found(core, [name, phone])
 
 
 # --- after a confirmed erasure -------------------------------------------------------------------------------
