@@ -3,7 +3,7 @@ deletion request is confirmed. What stays is what anonymous statistics need: sta
 gender, decade of birth, the declarations' values and tiers, and the alerts' tiers and times.
 
 Gone means gone from everywhere the project writes: the person's rows, the messages about them still in the
-outbox (a sent message keeps no text, storage.outbox.mark_sent; an open alert's copies until it is resolved), the
+outbox (a sent message keeps no text, only a digest to tell a changed rendering: storage.outbox.mark_sent), the
 names in the audit trail and on the alerts and requests, their chat's conversation, invitation, code attempts.
 SQLite zeroes what is deleted (secure_delete, storage/db.py) and `settle` empties the write-ahead log of the pages
 as they were before."""
