@@ -47,6 +47,19 @@ def whole_number(text: str) -> int | None:
 NUMBER_DIGITS_MAX = 9  # no answer or button of cachly needs a bigger number; SQLite's integers end at 19 digits
 
 
+# A count or a reading with the words people put around it, read folded: "khoảng 25 lần", "20 lần/phút",
+# "97%", "độ 18 nhịp". Only these words: "25 lần hơi mệt" or "20 30" is asked again, nothing is guessed.
+_SPOKEN_NUMBER = re.compile(
+    r"(?:(?:khoang|tam|chung|do|duoc|la|spo2)\s*)*(\d{1,9})\s*"
+    r"(?:%|phan tram|(?:lan|nhip)?\s*(?:(?:/|tren|moi|trong)\s*(?:1\s*|mot\s*)?phut)?)")
+
+
+def spoken_number(text: str) -> int | None:
+    """A whole number alone or with the words around it (see _SPOKEN_NUMBER): 'khoảng 25 lần' -> 25."""
+    match = _SPOKEN_NUMBER.fullmatch(fold(text or "").strip(_END_PUNCTUATION))
+    return int(match.group(1)) if match else None
+
+
 def payload_number(text: str | None) -> int | None:
     """The number in a button's payload (an id, a page, an index: "card:12" -> 12), or None when it is not one.
 
@@ -56,10 +69,16 @@ def payload_number(text: str | None) -> int | None:
     return int(text) if text.isascii() and text.isdigit() and len(text) <= NUMBER_DIGITS_MAX else None
 
 
+# Phones type the apostrophe of Jrai and Bahnar names (Ksor H'Nhi) as ’ ‘ ʼ or a backtick: all are '.
+_APOSTROPHES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u00b4": "'"})
+_NAME_EDGES = " '-.,;:!?\"«»“”„()"  # "Bá." is "Bá": an end of sentence, not part of the name
+
+
 def full_name(text: str) -> str | None:
     """A person's name: 2 to 100 characters, letters and spaces (and ' - .), at least two letters."""
     # NFC: some keyboards send "ễ" as e + two combining marks, which are not letters to isalpha().
-    name = " ".join(unicodedata.normalize("NFC", text or "").split())
+    typed = unicodedata.normalize("NFC", text or "").translate(_APOSTROPHES)
+    name = " ".join(typed.split()).strip(_NAME_EDGES)
     if not 2 <= len(name) <= 100 or sum(c.isalpha() for c in name) < 2:
         return None
     if any(not (c.isalpha() or c in " '-.") for c in name):
@@ -67,9 +86,28 @@ def full_name(text: str) -> str | None:
     return name.title() if name.islower() else name
 
 
+# "1958", "1958.", "năm 1958", "sinh năm 1958" (read folded); a two-digit "80" is only a guess (two_digit_year).
+_YEAR = re.compile(r"(?:(?:sinh\s*)?nam\s*)?(\d{4}|\d{2})")
+_END_PUNCTUATION = " .,;!?"
+
+
 def birth_year(text: str, this_year: int) -> int | None:
-    year = whole_number(text)
-    return year if year is not None and 1900 <= year <= this_year else None
+    year = _year_digits(text)
+    return int(year) if year is not None and len(year) == 4 and 1900 <= int(year) <= this_year else None
+
+
+def two_digit_year(text: str, this_year: int) -> int | None:
+    """"80" -> 1980, "05" -> 2005 (when not in the future): a guess the person confirms, never taken as is."""
+    year = _year_digits(text)
+    if year is None or len(year) != 2:
+        return None
+    recent = 2000 + int(year)
+    return recent if recent <= this_year else 1900 + int(year)
+
+
+def _year_digits(text: str) -> str | None:
+    match = _YEAR.fullmatch(fold(text or "").strip(_END_PUNCTUATION))
+    return match.group(1) if match else None
 
 
 def phone(text: str) -> str | None:
@@ -124,13 +162,32 @@ def day(text: str, today: date) -> date | None:
         return None
 
 
-_CLOCK = re.compile(r"(\d{1,2})\s*(?:[:hg.]|giờ)?\s*(\d{2})?\s*(?:p|phút)?", re.IGNORECASE)
+# Read folded ("giờ" -> "gio"): "8:30", "8h30", "8 giờ 30", "9 giờ sáng", "3 giờ chiều", "lúc 8 giờ rưỡi".
+_CLOCK = re.compile(r"(?:luc\s*)?(\d{1,2})\s*(?:[:hg.]|gio)?\s*(\d{2}|ruoi)?\s*(?:p|phut)?\s*"
+                    r"(sang|trua|chieu|toi|dem)?")
 
 
 def clock_time(text: str) -> time | None:
-    """A time of day: '8:30', '08.30', '8h30', '8 giờ 30', '8h' or '8' -> 08:30 / 08:00."""
-    match = _CLOCK.fullmatch((text or "").strip())
+    """A time of day: '8:30', '08.30', '8h30', '8 giờ 30', '8h' or '8' -> 08:30 / 08:00; '3 giờ chiều' -> 15:00."""
+    match = _CLOCK.fullmatch(fold(text or "").strip(_END_PUNCTUATION))
     if not match:
         return None
-    hour, minute = int(match.group(1)), int(match.group(2) or 0)
-    return time(hour, minute) if hour < 24 and minute < 60 else None
+    hour, minutes, period = match.groups()
+    hour_of_day = _in_24_hours(int(hour), period)
+    minute = 30 if minutes == "ruoi" else int(minutes or 0)
+    return time(hour_of_day, minute) if hour_of_day is not None and minute < 60 else None
+
+
+def _in_24_hours(hour: int, period: str | None) -> int | None:
+    """The hour on a 24-hour clock for "3 giờ chiều" (15), "1 giờ trưa" (13), "10 giờ đêm" (22), "2 giờ đêm" (2)."""
+    if hour > 23 or (period == "sang" and hour > 12):
+        return None  # "15 giờ sáng" is not a time
+    if hour > 12:
+        return hour  # "15 giờ chiều" says it twice
+    if period in ("chieu", "toi") and hour < 12:
+        return hour + 12
+    if (period == "trua" and hour < 6) or (period == "dem" and 6 < hour < 12):
+        return hour + 12
+    if period in ("sang", "dem") and hour == 12:
+        return 0 if period == "dem" else None  # "12 giờ sáng" is unclear: asked again
+    return hour

@@ -36,3 +36,22 @@ def one_line(text: str) -> str:
 def _visible(line: str) -> str:
     return "".join(" " if unicodedata.category(ch) == "Cc" else ch for ch in line
                    if unicodedata.category(ch) != "Cf")
+
+
+def label_keys(label: str) -> set[str]:
+    """What a person may type for a button labelled `label`: it folded, without its emoji or punctuation around,
+    and without a bracketed tail ("F1 (tiếp xúc gần)" -> also "f1"; "Xong (2 đã chọn)" -> also "xong")."""
+    whole = answer_key(label)
+    bare = answer_key(whole.split("(", 1)[0])
+    return {key for key in (whole, bare) if key}
+
+
+def answer_key(text: str) -> str:
+    """Typed text compared with button labels: folded, no emoji, quotes or punctuation at either end."""
+    folded = fold(text)
+    start, end = 0, len(folded)
+    while start < end and not folded[start].isalnum():
+        start += 1
+    while end > start and not folded[end - 1].isalnum() and folded[end - 1] != ")":
+        end -= 1
+    return " ".join(folded[start:end].split())

@@ -166,7 +166,9 @@ async def answer_symptoms(ctx: Context, inp: Input) -> Outcome:
         chosen.remove(inp.choice) if inp.choice in chosen else chosen.append(inp.choice)
         # A danger symptom just ticked alerts the station now, before "Xong": the person may stop here.
         told = DECLARATION not in ctx.data and await keep_station_told(ctx)
-        return Stay([await symptoms_reply(ctx, edit=True), *(await station_told(ctx) if told else [])])
+        # Only a pressed button's message can be edited: a typed label gets the list anew.
+        edited = ctx.incoming.button is not None
+        return Stay([await symptoms_reply(ctx, edit=edited), *(await station_told(ctx) if told else [])])
     typed = fold(inp.text or "")
     if typed in ("khong", "no", "none", "0") or typed.startswith("khong co"):
         chosen.clear()
@@ -184,7 +186,7 @@ async def answer_spo2(ctx: Context, inp: Input) -> Outcome:
     if inp.choice == SKIP:
         ctx.data["spo2"] = None
         return await onward(ctx, "breathing")
-    value = parse.whole_number(inp.text or "")
+    value = parse.spoken_number(inp.text or "")
     if value is None or not ctx.core.rules.spo2_min <= value <= 100:
         return Retry(ctx.t("err.spo2", low=ctx.core.rules.spo2_min))
     ctx.data.pop("spo2_first", None)
@@ -207,7 +209,7 @@ async def answer_spo2_again(ctx: Context, inp: Input) -> Outcome:
     if inp.choice == SKIP:
         ctx.data["spo2"] = ctx.data.get("spo2_first")
         return await onward(ctx, "breathing")
-    value = parse.whole_number(inp.text or "")
+    value = parse.spoken_number(inp.text or "")
     if value is None or not ctx.core.rules.spo2_min <= value <= 100:
         return Retry(ctx.t("err.spo2", low=ctx.core.rules.spo2_min))
     ctx.data["spo2"] = value
@@ -222,7 +224,7 @@ async def answer_breathing(ctx: Context, inp: Input) -> Outcome:
     if inp.choice == SKIP:
         ctx.data["breathing_rate"] = None
         return await onward(ctx, "note")
-    value = parse.whole_number(inp.text or "")
+    value = parse.spoken_number(inp.text or "")
     low, high = BREATHING_RANGE
     if value is None or not low <= value <= high:
         return Retry(ctx.t("err.breathing", low=low, high=high))

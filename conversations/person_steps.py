@@ -6,7 +6,7 @@ from datetime import date, timedelta
 from chat import parse
 from chat.messages import Reply, one_per_row
 from chat.text import fold
-from conversations.runtime import Context, Input, Next, Outcome, Retry, Step
+from conversations.runtime import Context, Input, Next, Outcome, Retry, Stay, Step
 
 GENDERS = ("male", "female", "other")
 _GENDER_WORDS = {"nam": "male", "male": "male", "nu": "female", "female": "female", "khac": "other",
@@ -36,20 +36,44 @@ def name_step(order: list[str], who: str) -> Step:
     async def answer(ctx: Context, inp: Input) -> Outcome:
         name = parse.full_name(inp.text or "")
         if name is None:
-            return Retry(ctx.t("err.name"))
+            return Retry(ctx.t("err.name_letters"))
         ctx.data["full_name"] = name
         return Next(following(ctx, order, "name"))
     return Step(ask(f"ask.name.{who}"), answer)
 
 
+YEAR_GUESS = "_year_guess"  # in the flow's data: the year read from two digits ("80"), until confirmed
+
+
 def birth_year_step(order: list[str], who: str) -> Step:
+    async def ask_year(ctx: Context) -> list[Reply]:
+        guess = ctx.data.get(YEAR_GUESS)
+        if guess is None:
+            return [Reply(ctx.t(f"ask.birth_year.{who}"))]
+        buttons = [[ctx.button("birth_year", str(guess), "birth_year.right"),
+                    ctx.button("birth_year", "no", "birth_year.wrong")]]
+        return [Reply(ctx.t("ask.birth_year_guess", year=guess), buttons)]
+
     async def answer(ctx: Context, inp: Input) -> Outcome:
-        year = parse.birth_year(inp.text or "", ctx.today().year)
-        if year is None:
-            return Retry(ctx.t("err.birth_year", this_year=ctx.today().year))
+        this_year = ctx.today().year
+        guess = ctx.data.pop(YEAR_GUESS, None)
+        if inp.choice is not None:  # Đúng (the guessed year) or Không
+            if guess is None or inp.choice != str(guess):
+                return Retry(ctx.t("err.birth_year", this_year=this_year))
+            return accept(ctx, guess)
+        year = parse.birth_year(inp.text or "", this_year)
+        if year is not None:
+            return accept(ctx, year)
+        guess = parse.two_digit_year(inp.text or "", this_year)
+        if guess is None:
+            return Retry(ctx.t("err.birth_year", this_year=this_year))
+        ctx.data[YEAR_GUESS] = guess  # "80" may be 1980 or a typo: the person says which
+        return Stay(await ask_year(ctx))
+
+    def accept(ctx: Context, year: int) -> Outcome:
         ctx.data["birth_year"] = year
         return Next(following(ctx, order, "birth_year"))
-    return Step(ask(f"ask.birth_year.{who}"), answer)
+    return Step(ask_year, answer)
 
 
 def gender_step(order: list[str], who: str) -> Step:

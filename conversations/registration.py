@@ -27,7 +27,7 @@ from services.contact import with_phone
 from storage.audit import record
 from storage.invitations import use_invitation
 from storage.models import Person, Station
-from storage.stations import find_stations, get_station
+from storage.stations import StationHit, get_station, search_stations
 
 ORDER = ["consent", "name", "birth_year", "gender", "phone", "id_number", "station", "address", "category",
          "start_date", SUMMARY]
@@ -45,14 +45,24 @@ async def ask_consent(ctx: Context) -> list[Reply]:
 
 
 async def answer_consent(ctx: Context, inp: Input) -> Outcome:
-    if inp.choice == "yes":
+    choice = inp.choice  # a label typed out counts as its press (the runtime): the same explicit act
+    if choice == "yes":
         ctx.data["consent"] = True
         # Invited from an imported list: every answer is there, the person only checks them.
         complete = ctx.data.get(INVITED) and all(key in ctx.data for key in ANSWERS)
         return Next(SUMMARY if complete else "name")
-    if inp.choice == "no":
-        return Done([Reply(ctx.t("reg.consent_refused"))])
+    if choice == "no":
+        return Done([Reply(await consent_refused_text(ctx))])
     return Retry(ctx.t("err.use_buttons"))
+
+
+async def consent_refused_text(ctx: Context) -> str:
+    """Without consent the bot cannot follow them: the station's phone when it is known (an invitation)."""
+    text = ctx.t("reg.consent_refused")
+    station = await get_station(ctx.session, ctx.data["station_code"]) if ctx.data.get("station_code") else None
+    if station is None or not station.phone:
+        return text
+    return f"{text}\n{ctx.t('reg.consent_refused.station_phone', station=station.label, phone=station.phone)}"
 
 
 async def ask_phone(ctx: Context) -> list[Reply]:
@@ -98,11 +108,23 @@ async def answer_station(ctx: Context, inp: Input) -> Outcome:
     query = (inp.text or "").strip()
     if len(query) < 2:
         return Retry(ctx.t("err.station_query"))
-    found = await find_stations(ctx.session, query)
-    if not found:
+    found = await search_stations(ctx.session, query)
+    if not found.hits:
         return Retry(ctx.t("err.station_none", query=query[:50]))
-    buttons = [ctx.choice("station", s.code, s.label) for s in found]
-    return Stay([Reply(ctx.t("reg.station_pick"), one_per_row(buttons))])
+    buttons = [ctx.choice("station", hit.station.code, station_hit_label(ctx, hit)) for hit in found.hits]
+    text = ctx.t("reg.station_pick")
+    if found.more:
+        text += "\n" + ctx.t("reg.station_more", count=found.more)
+    return Stay([Reply(text, one_per_row(buttons))])
+
+
+def station_hit_label(ctx: Context, hit: StationHit) -> str:
+    """The new name; the old one in brackets when it matched, with its old district when two old names are one."""
+    if hit.old is None:
+        return hit.station.label
+    if hit.show_district:
+        return ctx.t("reg.station_old_district", station=hit.station.label, old=hit.old.ward, district=hit.old.district)
+    return ctx.t("reg.station_old", station=hit.station.label, old=hit.old.ward)
 
 
 async def answer_address(ctx: Context, inp: Input) -> Outcome:

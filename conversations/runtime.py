@@ -1,8 +1,9 @@
 """The state-machine runtime: a flow is named steps; each asks a question and reads the answer.
 
 The current step and the answers so far live in the ConversationState row of the account, so a
-restart resumes where the person was. A bad answer gets its error message and the same question
-again; the answers already given stay.
+restart resumes where the person was. A bad answer gets its error message and a short re-ask (the
+question without its preamble); the answers already given stay. Typing the label of one of the
+question's buttons ("dong y" for «Đồng ý») is pressing it.
 """
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from chat.messages import Button, Incoming, Reply
 from chat.payloads import StepAnswer
+from chat.text import answer_key, label_keys
 from locales import t
 from storage.models import Account, ConversationState
 
@@ -183,7 +185,7 @@ async def advance(ctx: Context, flow: Flow, state: ConversationState, inc: Incom
         return await begin(ctx, flow, ctx.data)
     if (inc.document is not None or inc.document_too_large) and not flow.takes_files:
         return [Reply(ctx.t("common.no_files")), *await step.ask(ctx)]
-    answer = _answer_for(state.step, inc)
+    answer = await _answer_for(ctx, state.step, step, inc)
     if answer is None:  # a button from an older question
         return [Reply(ctx.t("common.stale_button")), *await step.ask(ctx)]
     try:
@@ -192,7 +194,7 @@ async def advance(ctx: Context, flow: Flow, state: ConversationState, inc: Incom
         outcome = Done(refused.replies)
     if isinstance(outcome, Retry):
         await _save(ctx, flow.name, state.step)
-        return [Reply(outcome.error), *await step.ask(ctx)]
+        return [Reply(outcome.error), *await _reask(ctx, step)]
     if isinstance(outcome, Stay):
         await _save(ctx, flow.name, state.step)
         return outcome.replies
@@ -203,11 +205,36 @@ async def advance(ctx: Context, flow: Flow, state: ConversationState, inc: Incom
     return outcome.replies
 
 
-def _answer_for(step: str, inc: Incoming) -> Input | None:
+async def _answer_for(ctx: Context, name: str, step: Step, inc: Incoming) -> Input | None:
     if inc.button is not None:
         pressed = StepAnswer.parse(inc.button)
-        return Input(choice=pressed.value) if pressed is not None and pressed.step == step else None
+        return Input(choice=pressed.value) if pressed is not None and pressed.step == name else None
+    typed_alone = inc.text and inc.contact_phone is None and inc.photo_id is None  # a photo's caption is no press
+    if typed_alone and (typed := await _typed_choice(ctx, name, step, inc.text or "")):
+        return Input(choice=typed)
     return Input(text=inc.text or "", contact_phone=inc.contact_phone, contact_is_own=inc.contact_is_own)
+
+
+async def _typed_choice(ctx: Context, name: str, step: Step, text: str) -> str | None:
+    """The value of the question's button whose label was typed (accents, case, emoji optional), or None.
+
+    The question is asked again, unsent, to know its buttons as they are now; on a copy of the data, since
+    some questions consume a one-time notice when asked. Two buttons read alike: none is guessed."""
+    kept = copy.deepcopy(ctx.data)
+    try:
+        replies = await step.ask(ctx)
+    finally:
+        ctx.data = kept
+    key = answer_key(text)
+    values = {pressed.value for reply in replies for row in reply.buttons for button in row
+              if (pressed := StepAnswer.parse(button.payload)) is not None and pressed.step == name
+              and key in label_keys(button.label)}
+    return values.pop() if len(values) == 1 else None
+
+
+async def _reask(ctx: Context, step: Step) -> list[Reply]:
+    """Under the error, the question itself with its buttons: not the welcome or notice asked before it."""
+    return (await step.ask(ctx))[-1:]
 
 
 async def _save(ctx: Context, flow: str, step: str) -> None:

@@ -7,7 +7,9 @@ Datetimes are stored as aware UTC (storage.models.utcnow()); a naive `now` is ta
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -160,44 +162,231 @@ async def add_station(
     return station
 
 
-def _search_rank(station: Station, query: str, words: list[str]) -> int | None:
+# --- search -----------------------------------------------------------------------------------------
+# People name their place as they always have: old names from before the 1 July 2025 merger, with "xã"/"tp"
+# in front, "qui" for "quy", a typo. The query and every name are reduced to the same search key first.
+
+OLD_UNITS = "gia-lai-2025-old-units.csv"
+SEARCH_LIMIT = 8  # buttons offered at once: more do not fit a phone's screen
+# Words of the query that only say what kind of unit follows; no unit name contains them (checked on the data).
+_UNIT_PREFIXES = ("tinh gia lai", "tinh binh dinh", "gia lai", "thanh pho", "thi xa", "thi tran", "tinh", "tp",
+                  "tx", "tt", "huyen", "xa", "phuong")
+_VOWELS = set("aeiouy")
+_OLD_MARK = re.compile(r"\bcu\s*\)|\(\s*formerly\b")  # see _query_key
+_OLD_WARD_PREFIXES = ("Phường ", "Xã ", "Thị trấn ", "Thị Trấn ")
+_OLD_DISTRICT_PREFIXES = {"Thành Phố ": "TP ", "Thị Xã ": "TX ", "Huyện ": "huyện "}
+_TYPO_MIN = 4  # shorter words allow no typo: "lu" one letter off is "la", "le", "lo"...
+
+
+@dataclass(frozen=True)
+class OldName:
+    """An old commune or ward that a 2025 unit took over, as people still call it."""
+
+    ward: str  # "Hoa Lư"
+    district: str  # "TP Pleiku"
+    key: str  # the ward's search key
+    district_key: str
+
+
+@dataclass
+class StationHit:
+    station: Station
+    old: OldName | None = None  # the old unit whose name matched; None when the new name did
+    show_district: bool = False  # another hit matched an old unit of the same name: the district tells them apart
+
+
+@dataclass
+class StationSearch:
+    hits: list[StationHit]
+    total: int  # every match, also those cut from hits
+
+    @property
+    def more(self) -> int:
+        return self.total - len(self.hits)
+
+
+def _canonical_word(word: str) -> str:
+    # i and y spell the same sound after a consonant and in "qu": Quy/Qui Nhơn, Phù Mỹ/Mĩ, Kỳ/Kì.
+    if word.endswith("y") and (len(word) == 1 or word[-2] not in _VOWELS or word.endswith("quy")):
+        return word[:-1] + "i"
+    return word
+
+
+@functools.lru_cache(maxsize=4096)  # station names come back on every search
+def search_key(text: str) -> str:
+    """Folded (no accents, lower case), punctuation as spaces, i/y spelled one way."""
+    bare = "".join(ch if ch.isalnum() else " " for ch in fold(text))
+    return " ".join(_canonical_word(word) for word in bare.split())
+
+
+def _query_key(text: str) -> str:
+    """The search key of what a person typed, without the words that name a kind of unit ("xã", "tp"...).
+
+    A button's label typed back ("Phường Pleiku (Hoa Lư cũ)", "... (formerly Hoa Lư)") loses its "cũ" and
+    "formerly": Cừ and Cư An are names, so "cu" is dropped only before the closing bracket."""
+    key = f" {search_key(_OLD_MARK.sub(' ', fold(text)))} "
+    for prefix in _UNIT_PREFIXES:
+        key = key.replace(f" {prefix} ", " ")
+    return " ".join(key.split())
+
+
+def _strip_prefix(name: str, prefixes: dict[str, str]) -> tuple[str, str]:
+    for prefix, short in prefixes.items():
+        if name.startswith(prefix):
+            return name[len(prefix):], short
+    return name, ""
+
+
+def _old_name(ward: str, district: str) -> OldName:
+    ward_name, _ = _strip_prefix(ward.strip(), dict.fromkeys(_OLD_WARD_PREFIXES, ""))
+    district_name, kind = _strip_prefix(district.strip(), _OLD_DISTRICT_PREFIXES)
+    return OldName(ward_name, kind + district_name, search_key(ward_name), search_key(district_name))
+
+
+@functools.cache
+def old_names() -> dict[str, tuple[OldName, ...]]:
+    """The bundled old units by the code of the 2025 unit that took them over; read once per process."""
+    by_code: dict[str, list[OldName]] = {}
+    text = resources.files("storage").joinpath("data", OLD_UNITS).read_text(encoding="utf-8-sig")
+    for row in csv.DictReader(text.splitlines()):
+        by_code.setdefault(row["new_code"].strip(), []).append(_old_name(row["old_ward"], row["old_district"]))
+    return {code: tuple(names) for code, names in by_code.items()}
+
+
+def _one_edit(a: str, b: str) -> bool:
+    """a and b differ by at most one letter added, dropped, changed, or two neighbours swapped."""
+    if len(a) > len(b):
+        a, b = b, a
+    if len(b) - len(a) > 1:
+        return False
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    if len(a) < len(b):
+        return a[i:] == b[i + 1:]
+    swapped = i + 1 < len(a) and a[i] == b[i + 1] and a[i + 1] == b[i] and a[i + 2:] == b[i + 2:]
+    return a[i + 1:] == b[i + 1:] or swapped
+
+
+def _word_in(word: str, key: str, fuzzy: bool) -> bool:
+    if word in key:
+        return True
+    return fuzzy and len(word) >= _TYPO_MIN and any(_one_edit(word, token) for token in key.split())
+
+
+def _starts_word(word: str, key: str, fuzzy: bool) -> bool:
+    tokens = key.split()
+    if any(token.startswith(word) for token in tokens):
+        return True
+    return fuzzy and len(word) >= _TYPO_MIN and any(_one_edit(word, token) for token in tokens)
+
+
+def _glued(key: str) -> str:
+    # "quynhon" typed without its space still finds "Quy Nhơn" (whose key is "qui nhon").
+    return key.replace(" ", "").replace("y", "i")
+
+
+def _rank(keys: tuple[str, ...], query: str, words: list[str], fuzzy: bool) -> int | None:
     """0 exact name, 1 name starts with the query, 2 every word starts a word, 3 other match; None: no match."""
-    name, full = fold(station.name), fold(station.full_name)
-    haystack = f"{name} {full}"
-    # "quynhon" typed without its space still finds "Quy Nhơn".
-    if not all(w in haystack for w in words) and query.replace(" ", "") not in name.replace(" ", ""):
+    haystack = " ".join(keys)
+    if not all(_word_in(w, haystack, fuzzy) for w in words) and _glued(query) not in _glued(keys[0]):
         return None
-    if query in (name, full):
+    if query in keys:
         return 0
-    if name.startswith(query) or full.startswith(query):
+    if any(key.startswith(query) for key in keys):
         return 1
-    tokens = haystack.split()
-    if all(any(t.startswith(w) for t in tokens) for w in words):
+    if all(_starts_word(w, haystack, fuzzy) for w in words):
         return 2
     return 3
 
 
-async def find_stations(
-    session: AsyncSession, query: str, limit: int = 8, include_inactive: bool = False
-) -> list[Station]:
-    """Active stations (all for an admin's list) whose folded name or full name contains every word of the query.
+_WINDOW_WORDS = 12  # a longer query is not split into a ward's name and its district: a sentence, not a place
 
-    Ranked in Python: a province has a few hundred stations at most, and full_name has no folded
-    column to filter on in SQL.
+
+def _old_rank(old: OldName, new_key: str, words: list[str], fuzzy: bool) -> int | None:
+    """The old ward's rank when some words of the query name it and the others its old district or the new unit
+    ("hoa lu pleiku", "Xã Phù Cát (Ngô Mây, huyện Phù Cát cũ)" typed back from a button)."""
+    if len(words) > _WINDOW_WORDS or not any(_starts_word(w, old.key, fuzzy) for w in words):
+        return None
+    ranks = []
+    for start, end in ((i, j) for i in range(len(words)) for j in range(i + 1, len(words) + 1)):
+        name, rest = words[start:end], words[:start] + words[end:]
+        if rest and _names_ward_in_district(old, new_key, name, rest, fuzzy):
+            found = _rank((old.key,), " ".join(name), name, fuzzy)
+            ranks += [] if found is None else [found]
+    return min(ranks, default=None)
+
+
+def _names_ward_in_district(old: OldName, new_key: str, name: list[str], rest: list[str], fuzzy: bool) -> bool:
+    # Words start words here ("an" is not in Tam Quan of TX Hoài Nhơn), and one must name the ward alone:
+    # "quy nhon" is not a search for Nhơn Châu of TP Quy Nhơn.
+    around = f"{old.district_key} {new_key}"
+    return (all(_starts_word(w, old.key, fuzzy) for w in name)
+            and all(_starts_word(w, around, fuzzy) for w in rest)
+            and any(not _starts_word(w, old.district_key, fuzzy) for w in name))
+
+
+# rank; how: 0 the new name, 1 an old name, 2 an old name with its district; the old unit shown, if any
+_Found = tuple[int, int, OldName | None]
+
+
+def _search_rank(station: Station, query: str, words: list[str], fuzzy: bool = False) -> _Found | None:
+    """How well the station's new name, or the best of its old ones, matches; None: none of them does."""
+    new_key = search_key(station.name)
+    new = _rank((new_key, search_key(station.full_name)), query, words, fuzzy)
+    found: list[_Found] = [] if new is None else [(new, 0, None)]
+    for old in old_names().get(station.code, ()):
+        alone = _rank((old.key,), query, words, fuzzy)
+        with_district = _old_rank(old, new_key, words, fuzzy)
+        ranks = ([] if alone is None else [(alone, 1)]) + ([] if with_district is None else [(with_district, 2)])
+        # "Xã Ia O (Ia O cũ)" would tell nothing: an old name equal to the new one is not shown.
+        found += [(rank, how, None if old.key == new_key else old) for rank, how in ranks]
+    return min(found, key=lambda item: item[:2], default=None)
+
+
+def _mark_same_old_names(hits: list[StationHit]) -> None:
+    counts: dict[str, int] = {}
+    for hit in hits:
+        if hit.old:
+            counts[hit.old.key] = counts.get(hit.old.key, 0) + 1
+    for hit in hits:
+        hit.show_district = bool(hit.old and counts[hit.old.key] > 1)
+
+
+async def search_stations(
+    session: AsyncSession, query: str, limit: int = SEARCH_LIMIT, include_inactive: bool = False
+) -> StationSearch:
+    """Active stations (all for an admin's list) whose new or old name holds every word of the query.
+
+    A typo (one letter off in a word of 4+ letters) is allowed only when nothing matches without one.
+    Ranked in Python: a province has a few hundred stations and their old names at most.
     """
-    folded = fold(query)
-    if not folded or limit <= 0:
-        return []
-    words = folded.split()
+    key = _query_key(query)
+    if not key or limit <= 0:
+        return StationSearch([], 0)
+    words = key.split()
     where = [] if include_inactive else [col(Station.active).is_(True)]
     stations = (await session.exec(select(Station).where(*where))).all()
-    ranked = []
-    for station in stations:
-        rank = _search_rank(station, folded, words)
-        if rank is not None:
-            ranked.append((rank, fold(station.name), station.code, station))
-    ranked.sort(key=lambda item: item[:3])
-    return [item[3] for item in ranked[:limit]]
+    for fuzzy in (False, True):
+        ranked = []
+        for station in stations:
+            found = _search_rank(station, key, words, fuzzy)
+            if found is not None:
+                ranked.append((found[0], found[1], search_key(station.name), station.code, station, found[2]))
+        if ranked:
+            break
+    ranked.sort(key=lambda item: item[:4])
+    hits = [StationHit(item[4], item[5]) for item in ranked[:limit]]
+    _mark_same_old_names(hits)
+    return StationSearch(hits, len(ranked))
+
+
+async def find_stations(
+    session: AsyncSession, query: str, limit: int = SEARCH_LIMIT, include_inactive: bool = False
+) -> list[Station]:
+    """The stations of search_stations, best first."""
+    found = await search_stations(session, query, limit, include_inactive)
+    return [hit.station for hit in found.hits]
 
 
 def as_utc(moment: datetime) -> datetime:

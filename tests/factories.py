@@ -329,3 +329,17 @@ async def background_replies(core: Core, chat_id: str) -> list[Reply]:
     while RUNNING:
         await asyncio.gather(*RUNNING)
     return [Reply.from_payload(message.payload) for message in await sent_to(core, chat_id)]
+
+
+# --- registration up to the commune question ----------------------------------------------------------------
+
+
+async def until_station_question(chat: ChatDriver) -> None:
+    """A new person's registration up to "which commune?": consent given, name, year, gender, phone, no ID."""
+    await chat.say("/start")
+    await chat.press(chat.buttons()[0].label)  # consent: the first button agrees
+    await chat.say("Nguyễn Văn An")
+    await chat.say("1980")
+    await chat.press(chat.buttons()[0].label)  # gender
+    await chat.say("0912 345 678")
+    await chat.send(button=chat.buttons()[-1].payload, message_id="1")  # the ID number: skipped

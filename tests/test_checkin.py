@@ -239,7 +239,7 @@ async def test_no_meter(core: Core, chat: ChatDriver) -> None:
     assert (await declarations(core))[0].spo2 is None
 
 
-@pytest.mark.parametrize("typed", ["4", "121", "abc", "18 lần", ""])
+@pytest.mark.parametrize("typed", ["4", "121", "abc", "18 lần hơi mệt", ""])
 async def test_breathing_refused(chat: ChatDriver, typed: str) -> None:
     await at_spo2(chat)
     await chat.press("Không có máy đo")

@@ -37,7 +37,7 @@ async def test_household_summary_and_edit(core: Core, chat: ChatDriver) -> None:
     await register(chat)
     await chat.say("/household")
     await chat.say("B")  # too short
-    assert chat.last[0].text == vi("err.name") and chat.last[-1].text == vi("ask.name.other")
+    assert chat.last[0].text == vi("err.name_letters") and chat.last[-1].text == vi("ask.name.other")
     await chat.say("trần thị bình")
     await chat.say("1950")
     await chat.press("Nữ")

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import unicodedata
-from datetime import date
+from datetime import date, time
 
 import pytest
 
@@ -144,7 +144,7 @@ def test_birth_year(text: str, year: int) -> None:
     assert parse.birth_year(text, 2026) == year
 
 
-@pytest.mark.parametrize("text", ["1899", "2027", "80", "19800", "năm 1980", "abc", ""])
+@pytest.mark.parametrize("text", ["1899", "2027", "80", "19800", "năm 80", "năm nay", "abc", ""])
 def test_birth_year_refused(text: str) -> None:
     assert parse.birth_year(text, 2026) is None
 
@@ -171,3 +171,74 @@ def test_day(text: str, day: date) -> None:
 ])
 def test_day_junk_is_none(text: str) -> None:
     assert parse.day(text, TODAY) is None
+
+
+# --- forgiving input (issue 13): the words and marks people type around a value -----------------------
+
+@pytest.mark.parametrize("text, year", [("năm 1958", 1958), ("1958.", 1958), ("Năm 1958", 1958),
+                                        ("sinh năm 1958", 1958), ("nam 1958", 1958), ("1958 ", 1958)])
+def test_birth_year_with_words_or_a_full_stop(text: str, year: int) -> None:
+    assert parse.birth_year(text, 2026) == year
+
+
+@pytest.mark.parametrize("text, year", [("80", 1980), ("năm 80", 1980), ("45.", 1945), ("05", 2005),
+                                        ("26", 2026), ("27", 1927), ("00", 2000)])
+def test_two_digit_year_is_a_guess_of_its_century(text: str, year: int) -> None:
+    assert parse.two_digit_year(text, 2026) == year
+
+
+@pytest.mark.parametrize("text", ["1980", "8", "800", "tám mươi", "80 tuổi", "", "abc"])
+def test_two_digit_year_refused(text: str) -> None:
+    assert parse.two_digit_year(text, 2026) is None
+
+
+@pytest.mark.parametrize("text, value", [
+    ("25", 25), ("khoảng 25 lần", 25), ("khoang 25 lan", 25), ("20 lần/phút", 20), ("20 lần / phút", 20),
+    ("18 lần trong 1 phút", 18), ("18 nhịp/phút", 18), ("tầm 18", 18), ("97%", 97), ("97 %", 97),
+    ("SpO2 97%", 97), ("97 phần trăm", 97), ("được 96", 96), ("25.", 25), (" 25 ", 25),
+])
+def test_spoken_number(text: str, value: int) -> None:
+    assert parse.spoken_number(text) == value
+
+
+@pytest.mark.parametrize("text", [
+    "", "abc", "20 30", "25 lần hơi mệt", "không biết", "2.5", "-5", "½", "9²", "khoảng", "1234567890",
+])
+def test_spoken_number_refused(text: str) -> None:
+    assert parse.spoken_number(text) is None
+
+
+@pytest.mark.parametrize("text, hour, minute", [
+    ("9 giờ sáng", 9, 0), ("9 gio sang", 9, 0), ("9h sáng", 9, 0), ("9h30 sáng", 9, 30), ("3 giờ chiều", 15, 0),
+    ("3h chiều", 15, 0), ("7 giờ tối", 19, 0), ("10 giờ đêm", 22, 0), ("2 giờ đêm", 2, 0), ("12 giờ đêm", 0, 0),
+    ("1 giờ trưa", 13, 0), ("12 giờ trưa", 12, 0), ("11 giờ trưa", 11, 0), ("15 giờ chiều", 15, 0),
+    ("lúc 8 giờ", 8, 0), ("8 giờ rưỡi", 8, 30), ("8:30", 8, 30), ("8 30", 8, 30), ("08.30", 8, 30),
+    ("8h30", 8, 30), ("8 giờ 30 phút", 8, 30), ("9 giờ sáng.", 9, 0), ("20", 20, 0),
+])
+def test_clock_time_as_people_say_it(text: str, hour: int, minute: int) -> None:
+    assert parse.clock_time(text) == time(hour, minute)
+
+
+@pytest.mark.parametrize("text", ["", "abc", "25", "24:00", "8:60", "15 giờ sáng", "12 giờ sáng", "sáng", "9 giờ mai"])
+def test_clock_time_refused(text: str) -> None:
+    assert parse.clock_time(text) is None
+
+
+@pytest.mark.parametrize("text", ["37,5 độ", "khoảng 37,5", "37,5 độ C", "37.5°C"])
+def test_temperature_with_its_words(text: str) -> None:
+    assert parse.temperature(text) == pytest.approx(37.5)
+
+
+@pytest.mark.parametrize("text, name", [
+    ("Ksor H’Nhi", "Ksor H'Nhi"), ("Ksor H‘Nhi", "Ksor H'Nhi"), ("Ksor Hʼnhi", "Ksor H'nhi"),
+    ("ksor h’nhi", "Ksor H'Nhi"), ("Bá.", "Bá"), ("Nguyễn Văn Bá.", "Nguyễn Văn Bá"), ("“Rơ Mah Lan”", "Rơ Mah Lan"),
+    ("- Siu H'Bia -", "Siu H'Bia"), ("Trần Thị Bình!", "Trần Thị Bình"), ("(Đinh Văn Rốt)", "Đinh Văn Rốt"),
+    ("Ksor H`Nhi", "Ksor H'Nhi"),
+])
+def test_full_name_apostrophes_and_punctuation_around(text: str, name: str) -> None:
+    assert parse.full_name(text) == name
+
+
+@pytest.mark.parametrize("text", ["B.", "...", "’’", "H’", "Nguyễn, An", "An; Bình"])
+def test_full_name_still_refused(text: str) -> None:
+    assert parse.full_name(text) is None

@@ -99,7 +99,7 @@ async def test_every_step_refuses_a_bad_answer_and_keeps_the_others(core: Core, 
     await chat.press("Đồng ý")
 
     await chat.say("Nguyễn Văn 4n")
-    refused(chat, "err.name", "ask.name.self")
+    refused(chat, "err.name_letters", "ask.name.self")
     await chat.say("trần thị bình")  # lower case is fine, and gets capitals
 
     await chat.say("năm tám mươi")
@@ -449,7 +449,7 @@ async def test_english_user_gets_english(core: Core) -> None:
     await chat.press("I agree")
     assert chat.text() == t("en", "ask.name.self")
     await chat.say("4")
-    assert chat.last[0].text == t("en", "err.name")
+    assert chat.last[0].text == t("en", "err.name_letters")
     await chat.say("Nguyen Van An")
     await chat.say("1980")
     assert [b.label for b in chat.buttons()] == ["Male", "Female", "Other"]

@@ -81,7 +81,7 @@ async def test_from_consent_to_an_alert_taken_in_the_terminal(sandbox_core: Core
     output = await run(sandbox_core, [*REGISTRATION, *DANGER_CHECKIN, TAKE])
 
     assert output.startswith("=== Hộp thử cachly (sandbox) ===")
-    assert "Nghị định 13/2023/NĐ-CP" in output and "[1] Đồng ý   [2] Không đồng ý" in output
+    assert "Luật Bảo vệ dữ liệu cá nhân số 91/2025/QH15" in output and "[1] Đồng ý   [2] Không đồng ý" in output
     assert "Đăng ký xong" in output
     assert "✅ Khó thở, thở hụt hơi" in output  # the multi-select question, shown again after the toggle
 
@@ -146,7 +146,7 @@ def test_the_cachly_sandbox_command_runs_a_whole_conversation(tmp_path: Path) ->
                           capture_output=True, text=True, timeout=120, check=False)
     output = done.stdout + done.stderr
     assert done.returncode == 0, output
-    assert "Nghị định 13/2023/NĐ-CP" in output
+    assert "Luật Bảo vệ dữ liệu cá nhân số 91/2025/QH15" in output
     assert "Đăng ký xong" in output
     assert "NGUY HIỂM" in output and "[g1] ✋ Đã tiếp nhận" in output
     assert "Đã tiếp nhận: Nhân viên trạm (hộp thử)" in output

@@ -159,6 +159,16 @@ async def test_search_limit_blank_and_inactive(seeded: Database) -> None:
         assert "Pleiku" not in names(await find_stations(s, "pleiku"))
 
 
+async def test_find_stations_knows_old_names_and_prefixes(seeded: Database) -> None:
+    """Every caller of find_stations (registration, a transfer, the admin's lists) finds a unit by its old name."""
+    async with seeded.session() as s:
+        assert names(await find_stations(s, "hoa lu")) == ["Pleiku"]  # phường Hoa Lư of TP Pleiku
+        assert names(await find_stations(s, "TP. Quy Nhơn"))[0] == "Quy Nhơn"
+        assert names(await find_stations(s, "qui nhon")) == names(await find_stations(s, "quy nhon"))
+        assert names(await find_stations(s, "pleku")) == ["Pleiku"]  # one letter dropped
+        assert await find_stations(s, "hoa lu", limit=0) == []
+
+
 # --- bind codes -------------------------------------------------------------------------------------
 
 
