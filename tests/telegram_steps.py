@@ -76,6 +76,17 @@ class Harness:
 
 
 @pytest.fixture
+async def fake() -> AsyncIterator[FakeBotAPI]:
+    """A fake Bot API server of its own, for a test that starts its bots itself."""
+    api = FakeBotAPI()
+    await api.start()
+    try:
+        yield api
+    finally:
+        await api.stop()
+
+
+@pytest.fixture
 async def harness(seeded_db_url: str, clock: Clock) -> AsyncIterator[Harness]:
     """The bot running against the fake, on a database with the stations; the admin, a citizen and two staff
     members known to Telegram."""

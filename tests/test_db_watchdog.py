@@ -23,16 +23,6 @@ WATCH_EVERY = 0.1  # seconds between checks in these tests (2 in production)
 NOBODY = 65534
 
 
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeBotAPI]:
-    api = FakeBotAPI()
-    await api.start()
-    try:
-        yield api
-    finally:
-        await api.stop()
-
-
 def settings_on(fake: FakeBotAPI, database: Path) -> Settings:
     return load_settings(telegram_token=fake.token, telegram_base_url=fake.base_url,
                          database_url=sqlite_url(database))

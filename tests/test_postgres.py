@@ -14,7 +14,7 @@ import subprocess
 import sys
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -487,16 +487,6 @@ def bot_environment(url: str, fake: FakeBotAPI, zone: str, slot: str) -> dict[st
     return {**env, "PYTHONPATH": str(REPO), "PYTHONUNBUFFERED": "1", "CACHLY_TELEGRAM_TOKEN": fake.token,
             "CACHLY_DATABASE_URL": url, "CACHLY_TIMEZONE": zone, "CACHLY_SLOTS": slot,
             "CACHLY_POLLER_LEASE_SECONDS": "5"}
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeBotAPI]:
-    api = FakeBotAPI()
-    await api.start()
-    try:
-        yield api
-    finally:
-        await api.stop()
 
 
 async def wait_until_polled_by_one(taps: list[Tap], fake: FakeBotAPI, timeout: float = 60) -> Tap:
